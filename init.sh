@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Starts the whole NDX stack on this machine. ./init.sh --help for options.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+for arg in "$@"; do
+  case "$arg" in
+    --docker)
+      if ! docker info >/dev/null 2>&1; then
+        echo "init: --docker needs a running Docker engine; none answers here. Run ./init.sh without --docker." >&2
+        exit 1
+      fi
+      exec docker compose up --build
+      ;;
+  esac
+done
+
+source scripts/use-node22.sh
+
+# Install dependencies when missing or when the lockfile changed since the last install.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "init: installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+exec node ndx/stack/src/cli.ts "$@"

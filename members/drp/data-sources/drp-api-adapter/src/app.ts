@@ -1,0 +1,10 @@
+import type { FastifyInstance } from 'fastify';
+import { createHttpService, type Logger } from '@ndx/service-kit';
+import type { Config } from './config.ts';
+
+export const SERVICE_NAME = 'drp-api-adapter';
+
+/** Builds the DRP adapter (GraphQL to REST) as a Fastify instance. */
+export async function buildApp(_config: Config, logger: Logger): Promise<FastifyInstance> {
+  return createHttpService({ name: SERVICE_NAME, logger });
+}

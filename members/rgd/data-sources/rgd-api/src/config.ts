@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
+
+export const configSchema = z.object({
+  ...baseServiceConfig(8080),
+  DATABASE_URL: configFields.databaseUrl(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export const readConfig = (env: Record<string, string | undefined> = process.env): Config =>
+  loadConfig(configSchema, env);

@@ -1,0 +1,62 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export interface PoolOptions {
+  max?: number;
+  /** Applied to every statement on the pool's connections. */
+  statementTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  applicationName?: string;
+}
+
+/** A pg pool whose idle-connection errors (e.g. the server restarting) are logged instead of crashing the process. */
+export function createPool(connectionString: string, logger: Logger, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 15_000,
+    application_name: options.applicationName,
+  });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
+  return pool;
+}
+
+/** Runs fn in a transaction; rolls back on any error and rethrows it. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** True when a trivial query succeeds within timeoutMs. */
+export async function isDatabaseReachable(pool: pg.Pool, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('database check timed out')), timeoutMs);
+    });
+    await Promise.race([pool.query('SELECT 1'), timeout]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

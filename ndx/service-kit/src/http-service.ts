@@ -1,0 +1,150 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { BadRequestError, NdxError } from './errors.ts';
+import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
+import { continueTrace, currentTrace, formatTraceparent, runWithTrace } from './trace-context.ts';
+
+export type ReadinessCheck = () => Promise<boolean>;
+
+export interface HttpServiceOptions {
+  /** The service's name in logs, metrics and docs (its folder name). */
+  name: string;
+  logger: Logger;
+  /** Named checks behind GET /ready; each must resolve true for the service to be ready. */
+  readinessChecks?: Record<string, ReadinessCheck>;
+  bodyLimitBytes?: number;
+  /** Called when the instance closes, after in-flight requests finish (close pools here). */
+  onClose?: () => Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ServiceMetrics;
+    serviceName: string;
+  }
+}
+
+/** The JSON body of every error response from an NDX service. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/**
+ * Builds a Fastify instance with what every NDX service has: a trace context per request
+ * (W3C traceparent in, traceparent out, traceId on every log line), request metrics,
+ * GET /health, GET /ready, GET /metrics, and one error mapping (NdxError → its status and code).
+ */
+export function createHttpService(options: HttpServiceOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimitBytes ?? 1_048_576,
+    disableRequestLogging: false,
+    genReqId: () => currentTrace()?.spanId ?? 'none',
+    serverFactory: (handler) =>
+      createServer((req: IncomingMessage, res: ServerResponse) => {
+        const trace = continueTrace(headerValue(req.headers.traceparent));
+        res.setHeader('traceparent', formatTraceparent(trace));
+        runWithTrace(trace, () => handler(req, res));
+      }),
+  }) as unknown as FastifyInstance;
+
+  app.decorate('serviceName', options.name);
+  app.decorate('metrics', createServiceMetrics(options.name));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: String(reply.statusCode),
+    };
+    app.metrics.httpRequests.inc(labels);
+    app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | NdxError | Error, request, reply) => {
+    const body = toErrorBody(error);
+    const status = statusOf(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.error.code, status }, 'request rejected');
+    return reply.status(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+  );
+
+  app.get('/health', async () => ({ status: 'ok', service: options.name }));
+
+  app.get('/ready', async (_request, reply) => {
+    const checks = options.readinessChecks ?? {};
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => [name, await check().catch(() => false)] as const),
+    );
+    const ready = results.every(([, ok]) => ok);
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'unready',
+      service: options.name,
+      checks: Object.fromEntries(results),
+    });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', app.metrics.registry.contentType);
+    return app.metrics.registry.metrics();
+  });
+
+  if (options.onClose) {
+    const onClose = options.onClose;
+    app.addHook('onClose', async () => onClose());
+  }
+  return app;
+}
+
+/** Parses untrusted input with a zod schema; a mismatch is a 400 BAD_REQUEST listing the problems. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new BadRequestError('invalid request', {
+    issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+  });
+}
+
+function statusOf(error: FastifyError | NdxError | Error): number {
+  if (error instanceof NdxError) return error.httpStatus;
+  const status = (error as FastifyError).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+function toErrorBody(error: FastifyError | NdxError | Error): ErrorBody {
+  if (error instanceof NdxError) {
+    return {
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      },
+    };
+  }
+  const status = statusOf(error);
+  if (status >= 500) return { error: { code: 'INTERNAL', message: 'internal error' } };
+  const fastifyCode = (error as FastifyError).code;
+  const code =
+    status === 413
+      ? 'PAYLOAD_TOO_LARGE'
+      : status === 415
+        ? 'UNSUPPORTED_MEDIA_TYPE'
+        : status === 429
+          ? 'RATE_LIMITED'
+          : fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || status === 400
+            ? 'BAD_REQUEST'
+            : 'REQUEST_REJECTED';
+  return { error: { code, message: error.message } };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,1 @@
+CREATE TABLE people (id serial PRIMARY KEY, name text NOT NULL);

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { startStack } from './launcher.ts';
+import { examples } from './examples.ts';
+
+const HELP = `Usage: ./init.sh [options]
+
+Starts the whole NDX stack on this machine: PostgreSQL (embedded unless DATABASE_URL is set),
+one database per service, then every service as a child process. Waits until every service
+answers /ready, prints the URLs and a working example, and keeps running until Ctrl-C, which
+stops every service and PostgreSQL.
+
+Options:
+  --reset        wipe the local data (.data/) before starting: databases are recreated and reseeded
+  --docker       run the stack with docker compose instead (needs a Docker engine)
+  --quiet        do not print the services' JSON log lines (they still go to .data/logs/)
+  -h, --help     this text
+
+Environment:
+  DATABASE_URL      admin URL of an existing PostgreSQL server to use instead of the embedded one
+  NDX_PORT_OFFSET   add this number to every port (to run a second stack beside the first)
+  NDX_DATA_DIR      where local data lives (default .data/)
+  LOG_LEVEL         services' log level (default info)
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      reset: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
+  const offset = Number(process.env.NDX_PORT_OFFSET ?? 0);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
+    throw new Error(
+      `NDX_PORT_OFFSET must be a whole number from 0 to 50000, got ${process.env.NDX_PORT_OFFSET}`,
+    );
+  }
+  const say = (line: string) => console.log(`ndx  ${line}`);
+  let stopping: Promise<void> | undefined;
+  const running: { stop?: () => Promise<void> } = {};
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    say(`${signal}: stopping every service`);
+    stopping = (running.stop?.() ?? Promise.resolve()).then(() => {
+      say('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  const stack = await startStack({
+    repoRoot,
+    dataDir: process.env.NDX_DATA_DIR ? resolve(process.env.NDX_DATA_DIR) : undefined,
+    portOffset: offset,
+    databaseUrl: process.env.DATABASE_URL,
+    reset: values.reset,
+    logLevel: process.env.LOG_LEVEL ?? 'info',
+    print: say,
+    printServiceLog: values.quiet ? () => undefined : (line) => console.log(line),
+  });
+  running.stop = stack.stop;
+  if (stopping) return;
+
+  const rows = stack.services.map(
+    (s) => `  ${s.name.padEnd(24)} ${stack.context.url(s.name).padEnd(26)} ${s.title}`,
+  );
+  console.log(
+    [
+      '',
+      'all services ready',
+      '',
+      `  ${'service'.padEnd(24)} ${'url'.padEnd(26)} what`,
+      ...rows,
+      '',
+      ...examples(stack),
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(`ndx  failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,3 @@
+export * from './services.ts';
+export * from './launcher.ts';
+export { SecretStore } from './secrets.ts';

@@ -1,0 +1,194 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
+import { SecretStore } from './secrets.ts';
+import {
+  isPortFree,
+  runNodeScript,
+  spawnNodeProcess,
+  stopProcess,
+  waitUntilReady,
+  type ManagedProcess,
+} from './processes.ts';
+import {
+  services,
+  startWaves,
+  type ServiceDefinition,
+  type ServiceName,
+  type StackContext,
+} from './services.ts';
+
+export interface StackOptions {
+  repoRoot: string;
+  /** Defaults to <repoRoot>/.data */
+  dataDir?: string;
+  /** Defaults to <repoRoot>/.secrets/secrets.json */
+  secretsFile?: string;
+  /** Added to every default port (PostgreSQL's too), to run a second stack beside the first. */
+  portOffset?: number;
+  /** An existing PostgreSQL server (admin URL); otherwise an embedded one is started. */
+  databaseUrl?: string;
+  /** Wipe the data folder before starting. */
+  reset?: boolean;
+  logLevel?: string;
+  readyTimeoutMs?: number;
+  /** Where progress and prefixed service logs go. */
+  print: (line: string) => void;
+  /** Where service log lines go (defaults to print). */
+  printServiceLog?: (line: string) => void;
+}
+
+export interface RunningStack {
+  context: StackContext;
+  services: readonly ServiceDefinition[];
+  postgresAdminUrl: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts PostgreSQL (embedded unless databaseUrl), provisions a database and role per service,
+ * runs each service's prepare script (seeding), then starts the services in dependency waves,
+ * each wave waiting for every /ready. On any failure everything started so far is stopped.
+ */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const dataDir = options.dataDir ?? join(options.repoRoot, '.data');
+  const offset = options.portOffset ?? 0;
+  const print = options.print;
+  const printServiceLog = options.printServiceLog ?? print;
+  if (options.reset && existsSync(dataDir)) {
+    print(`reset: removing ${dataDir}`);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  const secrets = new SecretStore(options.secretsFile ?? join(options.repoRoot, '.secrets', 'secrets.json'));
+
+  const ports = Object.fromEntries(services.map((s) => [s.name, s.defaultPort + offset])) as Record<
+    ServiceName,
+    number
+  >;
+  for (const service of services) {
+    if (!(await isPortFree(ports[service.name]))) {
+      throw new Error(
+        `port ${ports[service.name]} is already in use; ${service.name} needs it (stop what holds it, or set NDX_PORT_OFFSET)`,
+      );
+    }
+  }
+
+  let postgres: RunningPostgres | undefined;
+  const processes: ManagedProcess[] = [];
+  const stop = async () => {
+    await Promise.all([...processes].reverse().map((p) => stopProcess(p)));
+    processes.length = 0;
+    if (postgres) {
+      print('stopping PostgreSQL');
+      await postgres.stop();
+      postgres = undefined;
+    }
+  };
+
+  try {
+    let adminUrl = options.databaseUrl;
+    if (!adminUrl) {
+      const pgPort = 5432 + offset;
+      if (!(await isPortFree(pgPort))) {
+        throw new Error(
+          `port ${pgPort} is already in use; the embedded PostgreSQL needs it (or set DATABASE_URL)`,
+        );
+      }
+      print(`starting PostgreSQL (embedded) on 127.0.0.1:${pgPort}, data in ${join(dataDir, 'postgres')}`);
+      postgres = await startEmbeddedPostgres({
+        dataDir: join(dataDir, 'postgres'),
+        port: pgPort,
+        superuserPassword: secrets.get('postgres.superuser'),
+      });
+      adminUrl = postgres.adminUrl;
+    } else {
+      print('using PostgreSQL at DATABASE_URL');
+    }
+
+    const databases = services.filter((s) => s.database).map((s) => s.database as string);
+    const databaseUrls = await provisionDatabases(
+      adminUrl,
+      databases.map((database) => ({
+        database,
+        role: `${database}_owner`,
+        password: secrets.get(`postgres.${database}`),
+      })),
+    );
+
+    const context: StackContext = {
+      repoRoot: options.repoRoot,
+      dataDir,
+      logLevel: options.logLevel ?? 'info',
+      port: (name) => ports[name],
+      url: (name) => `http://127.0.0.1:${ports[name]}`,
+      databaseUrl: (database) => {
+        const url = databaseUrls[database];
+        if (!url) throw new Error(`no database ${database} in the catalogue`);
+        return url;
+      },
+      secret: (name) => secrets.get(name),
+    };
+    const envs = new Map(services.map((s) => [s.name, serviceEnv(s, context)]));
+    secrets.save();
+
+    for (const wave of startWaves()) {
+      await Promise.all(
+        wave.map(async (service) => {
+          const cwd = join(options.repoRoot, service.dir);
+          const env = envs.get(service.name)!;
+          if (service.prepareScript) {
+            print(`preparing ${service.name} (${service.prepareScript})`);
+            await runNodeScript({
+              name: service.name,
+              script: service.prepareScript,
+              cwd,
+              env,
+              onLine: printServiceLog,
+            });
+          }
+          print(`starting ${service.name} on port ${ports[service.name]}`);
+          const proc = spawnNodeProcess({
+            name: service.name,
+            script: 'src/server.ts',
+            cwd,
+            env,
+            onLine: printServiceLog,
+          });
+          processes.push(proc);
+          try {
+            await waitUntilReady(
+              `${context.url(service.name)}/ready`,
+              proc,
+              options.readyTimeoutMs ?? 120_000,
+            );
+          } catch (err) {
+            throw new Error(`${service.name} ${(err as Error).message}`, { cause: err });
+          }
+          print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
+        }),
+      );
+    }
+    return { context, services, postgresAdminUrl: adminUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function serviceEnv(service: ServiceDefinition, context: StackContext): Record<string, string> {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[1] !== undefined && /^(PATH|HOME|LANG|LC_.*|TZ|NODE_.*|TMPDIR)$/.test(e[0]),
+    ),
+  );
+  return {
+    ...inherited,
+    PORT: String(context.port(service.name)),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: context.logLevel,
+    ...(service.database ? { DATABASE_URL: context.databaseUrl(service.database) } : {}),
+    ...service.env(context),
+  };
+}

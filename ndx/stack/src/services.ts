@@ -1,0 +1,168 @@
+/**
+ * The catalogue of NDX services: where each lives, its default port and database, what it
+ * needs started before it, and how it is wired to the others (environment variables).
+ * init.sh, the stack tests and the docs all read this one list.
+ */
+
+export type ServiceName =
+  | 'identity-provider'
+  | 'rgd-api'
+  | 'drp-api'
+  | 'drp-api-adapter'
+  | 'dmt-soap-api'
+  | 'dmt-api-adapter'
+  | 'policy-decision-point'
+  | 'consent-engine'
+  | 'orchestration-engine'
+  | 'passport-app';
+
+export interface StackContext {
+  repoRoot: string;
+  /** Folder for data that must survive restarts (git-ignored). */
+  dataDir: string;
+  logLevel: string;
+  port(name: ServiceName): number;
+  /** Base URL of a service on loopback, e.g. http://127.0.0.1:4000 */
+  url(name: ServiceName): string;
+  /** Connection URL for a database from the catalogue. */
+  databaseUrl(database: string): string;
+  /** A secret generated on first run and kept in .secrets/ (never in git). */
+  secret(name: string): string;
+}
+
+export interface ServiceDefinition {
+  name: ServiceName;
+  title: string;
+  /** Folder relative to the repository root. */
+  dir: string;
+  defaultPort: number;
+  database?: string;
+  /** Services that must be ready before this one starts. */
+  dependsOn: ServiceName[];
+  /** Environment for the process, on top of PORT, HOST, LOG_LEVEL and DATABASE_URL. */
+  env: (ctx: StackContext) => Record<string, string>;
+  /** A script (relative to dir) run to completion before the service starts, with the same env: seeding. */
+  prepareScript?: string;
+}
+
+export const services: readonly ServiceDefinition[] = [
+  {
+    name: 'identity-provider',
+    title: 'FUDI identity provider (OIDC)',
+    dir: 'ndx/identity-provider',
+    defaultPort: 9443,
+    database: 'ndx_identity',
+    dependsOn: [],
+    env: () => ({}),
+  },
+  {
+    name: 'rgd-api',
+    title: 'RGD birth registry (native GraphQL)',
+    dir: 'members/rgd/data-sources/rgd-api',
+    defaultPort: 8080,
+    database: 'rgd',
+    dependsOn: [],
+    env: () => ({}),
+  },
+  {
+    name: 'drp-api',
+    title: 'DRP person registry (legacy REST)',
+    dir: 'members/drp/data-sources/drp-api',
+    defaultPort: 9091,
+    database: 'drp',
+    dependsOn: [],
+    env: () => ({}),
+  },
+  {
+    name: 'drp-api-adapter',
+    title: 'DRP adapter (GraphQL to REST)',
+    dir: 'members/drp/data-sources/drp-api-adapter',
+    defaultPort: 9090,
+    dependsOn: ['drp-api'],
+    env: () => ({}),
+  },
+  {
+    name: 'dmt-soap-api',
+    title: 'DMT vehicle registry (legacy SOAP)',
+    dir: 'members/dmt/data-sources/dmt-soap-api',
+    defaultPort: 9093,
+    database: 'dmt',
+    dependsOn: [],
+    env: () => ({}),
+  },
+  {
+    name: 'dmt-api-adapter',
+    title: 'DMT adapter (GraphQL to SOAP)',
+    dir: 'members/dmt/data-sources/dmt-api-adapter',
+    defaultPort: 9092,
+    dependsOn: ['dmt-soap-api'],
+    env: () => ({}),
+  },
+  {
+    name: 'policy-decision-point',
+    title: 'Policy Decision Point',
+    dir: 'ndx/policy-decision-point',
+    defaultPort: 8082,
+    database: 'ndx_policy',
+    dependsOn: ['identity-provider'],
+    env: () => ({}),
+  },
+  {
+    name: 'consent-engine',
+    title: 'Consent Engine and consent portal',
+    dir: 'ndx/consent-engine',
+    defaultPort: 8081,
+    database: 'ndx_consent',
+    dependsOn: ['identity-provider'],
+    env: () => ({}),
+  },
+  {
+    name: 'orchestration-engine',
+    title: 'Orchestration Engine (GraphQL API)',
+    dir: 'ndx/orchestration-engine',
+    defaultPort: 4000,
+    database: 'ndx_audit',
+    dependsOn: [
+      'identity-provider',
+      'policy-decision-point',
+      'consent-engine',
+      'rgd-api',
+      'drp-api-adapter',
+      'dmt-api-adapter',
+    ],
+    env: () => ({}),
+  },
+  {
+    name: 'passport-app',
+    title: 'DIE passport app',
+    dir: 'members/die/applications/passport-app',
+    defaultPort: 3000,
+    database: 'die',
+    dependsOn: ['orchestration-engine', 'identity-provider'],
+    env: () => ({}),
+  },
+];
+
+export function serviceByName(name: ServiceName): ServiceDefinition {
+  const found = services.find((s) => s.name === name);
+  if (!found) throw new Error(`unknown service ${name}`);
+  return found;
+}
+
+/** Groups services into start waves: each wave depends only on earlier waves. */
+export function startWaves(list: readonly ServiceDefinition[] = services): ServiceDefinition[][] {
+  const waves: ServiceDefinition[][] = [];
+  const placed = new Set<ServiceName>();
+  let remaining = [...list];
+  while (remaining.length > 0) {
+    const wave = remaining.filter((s) =>
+      s.dependsOn.every((d) => placed.has(d) || !list.some((l) => l.name === d)),
+    );
+    if (wave.length === 0)
+      throw new Error(`dependency cycle among ${remaining.map((s) => s.name).join(', ')}`);
+    waves.push(wave);
+    for (const s of wave) placed.add(s.name);
+    remaining = remaining.filter((s) => !placed.has(s.name));
+  }
+  return waves;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then type-checks, lints and runs every test
+# (unit, integration with a real embedded PostgreSQL, end-to-end, browser) once.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+source scripts/use-node22.sh
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Debian's chromium for the browser tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test: the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "test: type-check"
+npx tsc -p tsconfig.json --noEmit
+echo "test: lint and format"
+npx eslint --max-warnings=0 .
+npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+echo "test: unit, integration, end-to-end and browser tests"
+npx vitest run "$@"
