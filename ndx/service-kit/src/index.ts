@@ -8,3 +8,5 @@ export * from './metrics.ts';
 export * from './http-service.ts';
 export * from './http-client.ts';
 export * from './lifecycle.ts';
+export * from './token-verifier.ts';
+export * from './client-credentials.ts';

@@ -137,11 +137,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         wave.map(async (service) => {
           const cwd = join(options.repoRoot, service.dir);
           const env = envs.get(service.name)!;
-          if (service.prepareScript) {
-            print(`preparing ${service.name} (${service.prepareScript})`);
+          if (service.wiring.prepareScript) {
+            print(`preparing ${service.name} (${service.wiring.prepareScript})`);
             await runNodeScript({
               name: service.name,
-              script: service.prepareScript,
+              script: service.wiring.prepareScript,
               cwd,
               env,
               onLine: printServiceLog,
@@ -189,6 +189,6 @@ function serviceEnv(service: ServiceDefinition, context: StackContext): Record<s
     HOST: '127.0.0.1',
     LOG_LEVEL: context.logLevel,
     ...(service.database ? { DATABASE_URL: context.databaseUrl(service.database) } : {}),
-    ...service.env(context),
+    ...service.wiring.env(context),
   };
 }

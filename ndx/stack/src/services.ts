@@ -1,3 +1,14 @@
+import { stackWiring as identityProviderWiring } from '../../../ndx/identity-provider/stack.ts';
+import { stackWiring as rgdApiWiring } from '../../../members/rgd/data-sources/rgd-api/stack.ts';
+import { stackWiring as drpApiWiring } from '../../../members/drp/data-sources/drp-api/stack.ts';
+import { stackWiring as drpApiAdapterWiring } from '../../../members/drp/data-sources/drp-api-adapter/stack.ts';
+import { stackWiring as dmtSoapApiWiring } from '../../../members/dmt/data-sources/dmt-soap-api/stack.ts';
+import { stackWiring as dmtApiAdapterWiring } from '../../../members/dmt/data-sources/dmt-api-adapter/stack.ts';
+import { stackWiring as policyDecisionPointWiring } from '../../../ndx/policy-decision-point/stack.ts';
+import { stackWiring as consentEngineWiring } from '../../../ndx/consent-engine/stack.ts';
+import { stackWiring as orchestrationEngineWiring } from '../../../ndx/orchestration-engine/stack.ts';
+import { stackWiring as passportAppWiring } from '../../../members/die/applications/passport-app/stack.ts';
+
 /**
  * The catalogue of NDX services: where each lives, its default port and database, what it
  * needs started before it, and how it is wired to the others (environment variables).
@@ -39,85 +50,92 @@ export interface ServiceDefinition {
   database?: string;
   /** Services that must be ready before this one starts. */
   dependsOn: ServiceName[];
+  /** How the service is wired into the stack; lives in the service's own folder (stack.ts). */
+  wiring: StackWiring;
+}
+
+/** What a service's own `stack.ts` tells the launcher. */
+export interface StackWiring {
   /** Environment for the process, on top of PORT, HOST, LOG_LEVEL and DATABASE_URL. */
   env: (ctx: StackContext) => Record<string, string>;
-  /** A script (relative to dir) run to completion before the service starts, with the same env: seeding. */
+  /** A script (relative to the service folder) run to completion before it starts, with the same env: seeding. */
   prepareScript?: string;
 }
 
 export const services: readonly ServiceDefinition[] = [
   {
     name: 'identity-provider',
+    wiring: identityProviderWiring,
     title: 'FUDI identity provider (OIDC)',
     dir: 'ndx/identity-provider',
     defaultPort: 9443,
     database: 'ndx_identity',
     dependsOn: [],
-    env: () => ({}),
   },
   {
     name: 'rgd-api',
+    wiring: rgdApiWiring,
     title: 'RGD birth registry (native GraphQL)',
     dir: 'members/rgd/data-sources/rgd-api',
     defaultPort: 8080,
     database: 'rgd',
     dependsOn: [],
-    env: () => ({}),
   },
   {
     name: 'drp-api',
+    wiring: drpApiWiring,
     title: 'DRP person registry (legacy REST)',
     dir: 'members/drp/data-sources/drp-api',
     defaultPort: 9091,
     database: 'drp',
     dependsOn: [],
-    env: () => ({}),
   },
   {
     name: 'drp-api-adapter',
+    wiring: drpApiAdapterWiring,
     title: 'DRP adapter (GraphQL to REST)',
     dir: 'members/drp/data-sources/drp-api-adapter',
     defaultPort: 9090,
     dependsOn: ['drp-api'],
-    env: () => ({}),
   },
   {
     name: 'dmt-soap-api',
+    wiring: dmtSoapApiWiring,
     title: 'DMT vehicle registry (legacy SOAP)',
     dir: 'members/dmt/data-sources/dmt-soap-api',
     defaultPort: 9093,
     database: 'dmt',
     dependsOn: [],
-    env: () => ({}),
   },
   {
     name: 'dmt-api-adapter',
+    wiring: dmtApiAdapterWiring,
     title: 'DMT adapter (GraphQL to SOAP)',
     dir: 'members/dmt/data-sources/dmt-api-adapter',
     defaultPort: 9092,
     dependsOn: ['dmt-soap-api'],
-    env: () => ({}),
   },
   {
     name: 'policy-decision-point',
+    wiring: policyDecisionPointWiring,
     title: 'Policy Decision Point',
     dir: 'ndx/policy-decision-point',
     defaultPort: 8082,
     database: 'ndx_policy',
     dependsOn: ['identity-provider'],
-    env: () => ({}),
   },
   {
     name: 'consent-engine',
+    wiring: consentEngineWiring,
     title: 'Consent Engine and consent portal',
     dir: 'ndx/consent-engine',
     defaultPort: 8081,
     database: 'ndx_consent',
     dependsOn: ['identity-provider'],
-    env: () => ({}),
   },
   {
     name: 'orchestration-engine',
+    wiring: orchestrationEngineWiring,
     title: 'Orchestration Engine (GraphQL API)',
     dir: 'ndx/orchestration-engine',
     defaultPort: 4000,
@@ -130,16 +148,15 @@ export const services: readonly ServiceDefinition[] = [
       'drp-api-adapter',
       'dmt-api-adapter',
     ],
-    env: () => ({}),
   },
   {
     name: 'passport-app',
+    wiring: passportAppWiring,
     title: 'DIE passport app',
     dir: 'members/die/applications/passport-app',
     defaultPort: 3000,
     database: 'die',
     dependsOn: ['orchestration-engine', 'identity-provider'],
-    env: () => ({}),
   },
 ];
 

@@ -1,0 +1,6 @@
+import type { StackWiring } from '@ndx/stack';
+
+/** How ./init.sh wires identity-provider to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
+export const stackWiring: StackWiring = {
+  env: () => ({}),
+};
