@@ -78,7 +78,7 @@ export const demoCitizens: readonly DemoCitizen[] = [
     note: 'her name is spelled differently at RGD and DRP',
   },
   {
-    nic: '200310207777',
+    nic: '200360207777',
     birthName: 'Faith Mulenga',
     drpFullName: null,
     sex: 'FEMALE',
