@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -17,7 +17,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => undefined;
   }
   const parent = await mkdtemp(join(tmpdir(), 'ndx-test-pg-'));
-  const { chmod } = await import('node:fs/promises');
   await chmod(parent, 0o755);
   const server = await startEmbeddedPostgres({
     dataDir: join(parent, 'data'),

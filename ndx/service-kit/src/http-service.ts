@@ -40,7 +40,6 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
-    disableRequestLogging: false,
     genReqId: () => currentTrace()?.spanId ?? 'none',
     serverFactory: (handler) =>
       createServer((req: IncomingMessage, res: ServerResponse) => {

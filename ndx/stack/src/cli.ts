@@ -20,6 +20,8 @@ Environment:
   DATABASE_URL      admin URL of an existing PostgreSQL server to use instead of the embedded one
   NDX_PORT_OFFSET   add this number to every port (to run a second stack beside the first)
   NDX_DATA_DIR      where local data lives (default .data/)
+  NDX_SECRETS_FILE  where generated secrets are kept (default .secrets/secrets.json)
+  SEED_CITIZENS     how many synthetic citizens to seed (default 100000)
   LOG_LEVEL         services' log level (default info)
 `;
 
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   const stack = await startStack({
     repoRoot,
     dataDir: process.env.NDX_DATA_DIR ? resolve(process.env.NDX_DATA_DIR) : undefined,
+    secretsFile: process.env.NDX_SECRETS_FILE ? resolve(process.env.NDX_SECRETS_FILE) : undefined,
     portOffset: offset,
     databaseUrl: process.env.DATABASE_URL,
     reset: values.reset,

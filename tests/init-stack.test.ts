@@ -1,0 +1,80 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { services } from '@ndx/stack';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+function portIsOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+describe('./init.sh', () => {
+  it('brings every service to ready, and Ctrl-C leaves no process and no open port behind', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'ndx-init-'));
+    await chmod(dataDir, 0o755);
+    const offset = 20_000 + Math.floor(Math.random() * 2_000);
+    const child = spawn('./init.sh', ['--quiet'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        NDX_PORT_OFFSET: String(offset),
+        NDX_DATA_DIR: join(dataDir, 'data'),
+        NDX_SECRETS_FILE: join(dataDir, 'secrets.json'),
+        SEED_CITIZENS: '2000',
+        DATABASE_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((done) => child.once('exit', done));
+    try {
+      const deadline = Date.now() + 240_000;
+      while (!output.includes('all services ready')) {
+        if (child.exitCode !== null) throw new Error(`init.sh exited early:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`init.sh not ready in time:\n${output}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      for (const service of services) {
+        expect(output).toContain(`ready    ${service.name}`);
+        const response = await fetch(`http://127.0.0.1:${service.defaultPort + offset}/ready`);
+        expect(response.status, `${service.name} /ready`).toBe(200);
+      }
+      const metrics = await (await fetch(`http://127.0.0.1:${4000 + offset}/metrics`)).text();
+      expect(metrics).toContain('http_requests_total');
+
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const service of services) {
+        expect(await portIsOpen(service.defaultPort + offset), `${service.name} port still open`).toBe(false);
+      }
+      expect(await portIsOpen(5432 + offset), 'PostgreSQL port still open').toBe(false);
+      const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.includes(dataDir));
+      expect(leftovers).toEqual([]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('--help documents the options', () => {
+    const help = execFileSync('./init.sh', ['--help'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(help).toMatch(/--reset/);
+    expect(help).toMatch(/--docker/);
+    expect(help).toMatch(/DATABASE_URL/);
+  });
+});
