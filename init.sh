@@ -10,6 +10,9 @@ for arg in "$@"; do
         echo "init: --docker needs a running Docker engine; none answers here. Run ./init.sh without --docker." >&2
         exit 1
       fi
+      source scripts/use-node22.sh
+      [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+      node ndx/stack/src/compose-env.ts
       exec docker compose up --build
       ;;
   esac

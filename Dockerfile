@@ -1,0 +1,12 @@
+# One image for every NDX service; the service to run is chosen by the working directory (see docker-compose.yml).
+FROM node:22-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY ndx ./ndx
+COPY members ./members
+COPY tests/package.json ./tests/package.json
+COPY fl-config.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && chown -R node:node /app
+USER node
+ENV NODE_ENV=production HOST=0.0.0.0
+CMD ["node", "src/server.ts"]
