@@ -1,0 +1,119 @@
+import { BadRequestError, type Pool } from '@ndx/service-kit';
+import {
+  NIC_PATTERN,
+  type AuditField,
+  type AuditOutcome,
+  type AuditRecord,
+  type WithheldField,
+} from './record.ts';
+import { AUDIT_COLUMNS, rowToRecord, type AuditRow } from './schema.ts';
+
+/** One access to a citizen's data, as the consent portal's access log shows it. */
+export interface CitizenAccess {
+  /** Audit record id; also the keyset cursor. */
+  id: number;
+  /** When the request arrived (ISO 8601). */
+  occurredAt: string;
+  /** FUDI client_id of the consumer app (e.g. `passport-app`). */
+  consumerId: string;
+  /** Purpose code (e.g. `passport-application`). */
+  purpose: string | null;
+  outcome: AuditOutcome;
+  fieldsReleased: AuditField[];
+  /** Each with the reason code: FORBIDDEN, CONSENT_REQUIRED, PROVIDER_UNAVAILABLE, PROVIDER_ERROR, INTERNAL_ERROR. */
+  fieldsWithheld: WithheldField[];
+  consentId: string | null;
+  traceId: string;
+}
+
+export interface CitizenAccessPage {
+  /** Newest first. */
+  items: CitizenAccess[];
+  /** Pass as `before` to get the next (older) page; null when there is none. */
+  nextBefore: number | null;
+}
+
+export interface ListAccessOptions {
+  /** Page size, 1..100 (default 20). */
+  limit?: number;
+  /** Only records with an id below this (the previous page's nextBefore). */
+  before?: number;
+}
+
+/** The NIC normalised (trimmed, upper case), or a BadRequestError (code BAD_REQUEST). */
+export function parseNic(nic: string): string {
+  const normalised = nic.trim().toUpperCase();
+  if (!NIC_PATTERN.test(normalised)) {
+    throw new BadRequestError('not a NIC: expected 9 digits and V or X, or 12 digits', { field: 'nic' });
+  }
+  return normalised;
+}
+
+/** Every access to one citizen's data, newest first, one page at a time (keyset pagination on id). */
+export async function listAccessesForCitizen(
+  pool: Pool,
+  nic: string,
+  options: ListAccessOptions = {},
+): Promise<CitizenAccessPage> {
+  const citizenId = parseNic(nic);
+  const limit = options.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    throw new BadRequestError('limit must be an integer from 1 to 100', { field: 'limit' });
+  }
+  const before = options.before;
+  if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) {
+    throw new BadRequestError('before must be a positive integer', { field: 'before' });
+  }
+  const { rows } = await pool.query<AuditRow>(
+    `SELECT ${AUDIT_COLUMNS} FROM audit_log
+     WHERE citizen_id = $1 AND ($2::bigint IS NULL OR audit_log.id < $2::bigint)
+     ORDER BY audit_log.id DESC LIMIT $3`,
+    [citizenId, before ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit).map((row) => toAccess(rowToRecord(row)));
+  return { items: page, nextBefore: rows.length > limit ? page.at(-1)!.id : null };
+}
+
+/** Every audit record about one citizen, oldest first, read in bounded batches. */
+export async function* exportCitizenRecords(
+  pool: Pool,
+  nic: string,
+  options: { batchSize?: number } = {},
+): AsyncGenerator<AuditRecord> {
+  const citizenId = parseNic(nic);
+  const batchSize = Math.min(10_000, Math.max(1, Math.trunc(options.batchSize ?? 1_000)));
+  let after = 0;
+  for (;;) {
+    const { rows } = await pool.query<AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE citizen_id = $1 AND id > $2 ORDER BY audit_log.id LIMIT $3`,
+      [citizenId, after, batchSize],
+    );
+    for (const row of rows) yield rowToRecord(row);
+    if (rows.length < batchSize) return;
+    after = Number(rows.at(-1)!.id);
+  }
+}
+
+/** The current end of the chain; publish it elsewhere now and then to anchor the log. */
+export async function chainHead(pool: Pool): Promise<{ lastId: number; lastHash: string }> {
+  const { rows } = await pool.query<{ last_id: string; last_hash: string }>(
+    'SELECT last_id::text AS last_id, last_hash FROM audit_chain_head WHERE singleton',
+  );
+  if (!rows[0])
+    throw new Error('audit_chain_head row is missing (was the database migrated with migrateAudit?)');
+  return { lastId: Number(rows[0].last_id), lastHash: rows[0].last_hash };
+}
+
+function toAccess(record: AuditRecord): CitizenAccess {
+  return {
+    id: record.id,
+    occurredAt: record.occurredAt,
+    consumerId: record.consumerId,
+    purpose: record.purpose,
+    outcome: record.outcome,
+    fieldsReleased: record.fieldsReleased,
+    fieldsWithheld: record.fieldsWithheld,
+    consentId: record.consentId,
+    traceId: record.traceId,
+  };
+}

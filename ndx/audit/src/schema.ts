@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { migrate, type Logger, type MigrationResult, type Pool } from '@ndx/service-kit';
+import type { AuditRecord } from './record.ts';
+
+/** The numbered SQL migrations of the audit log (1001 onwards). */
+export const auditMigrationsDir = join(import.meta.dirname, '..', 'migrations');
+
+/** Creates or updates the audit tables and triggers; idempotent and safe from several processes. */
+export function migrateAudit(pool: Pool, logger?: Logger): Promise<MigrationResult> {
+  return migrate(pool, auditMigrationsDir, logger);
+}
+
+/** Columns in the order `rowToRecord` reads them. */
+export const AUDIT_COLUMNS = `id::text AS id, format_version, occurred_at, trace_id, consumer_id, purpose, citizen_id,
+  operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version, consent_id,
+  providers, timings, outcome, prev_hash, hash`;
+
+export interface AuditRow {
+  id: string;
+  format_version: number;
+  occurred_at: Date;
+  trace_id: string;
+  consumer_id: string;
+  purpose: string | null;
+  citizen_id: string | null;
+  operation_name: string | null;
+  fields_requested: AuditRecord['fieldsRequested'];
+  fields_released: AuditRecord['fieldsReleased'];
+  fields_withheld: AuditRecord['fieldsWithheld'];
+  decision_id: string | null;
+  policy_version: string | null;
+  consent_id: string | null;
+  providers: AuditRecord['providers'];
+  timings: AuditRecord['timings'];
+  outcome: AuditRecord['outcome'];
+  prev_hash: string;
+  hash: string;
+}
+
+/** A stored row as a record, with exactly the keys that are hashed (plus hash). */
+export function rowToRecord(row: AuditRow): AuditRecord {
+  return {
+    id: Number(row.id),
+    formatVersion: row.format_version,
+    occurredAt: row.occurred_at.toISOString(),
+    traceId: row.trace_id,
+    consumerId: row.consumer_id,
+    purpose: row.purpose,
+    citizenId: row.citizen_id,
+    operationName: row.operation_name,
+    fieldsRequested: row.fields_requested,
+    fieldsReleased: row.fields_released,
+    fieldsWithheld: row.fields_withheld,
+    decisionId: row.decision_id,
+    policyVersion: row.policy_version,
+    consentId: row.consent_id,
+    providers: row.providers,
+    timings: row.timings,
+    outcome: row.outcome,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}

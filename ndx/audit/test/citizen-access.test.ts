@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, type Pool } from '@ndx/service-kit';
+import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
+import {
+  createAuditWriter,
+  exportCitizenRecords,
+  listAccessesForCitizen,
+  migrateAudit,
+  type AuditRecord,
+} from '../src/index.ts';
+import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
+const logger = testLogger('audit');
+
+describe("a citizen's accesses", () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  const amaraIds: number[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase('audit_citizen');
+    pool = createPool(db.url, logger);
+    await migrateAudit(pool);
+    const writer = createAuditWriter(pool, logger, { clock: () => new Date('2026-03-01T10:00:00.000Z') });
+    for (let i = 0; i < 25; i++) {
+      const { id } = await writer.append(passportRecord(AMARA, { traceId: `amara-${i}` }));
+      amaraIds.push(id);
+      await writer.append(
+        passportRecord(BWALYA, { traceId: `bwalya-${i}`, consumerId: 'traffic-police-app' }),
+      );
+    }
+    await writer.append(passportRecord(AMARA, { citizenId: null, traceId: 'no-subject' }));
+    await writer.close();
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  it('lists only that citizen, newest first, with released and withheld fields and reasons', async () => {
+    const page = await listAccessesForCitizen(pool, AMARA, { limit: 10 });
+    expect(page.items).toHaveLength(10);
+    expect(page.items.map((a) => a.id)).toEqual(amaraIds.slice(-10).reverse());
+    expect(page.items.every((a) => a.traceId.startsWith('amara-'))).toBe(true);
+    expect(page.items[0]).toEqual({
+      id: amaraIds[24],
+      occurredAt: '2026-03-01T10:00:00.000Z',
+      consumerId: 'passport-app',
+      purpose: 'passport-application',
+      outcome: 'PARTIAL',
+      fieldsReleased: [
+        { providerKey: 'RGD', schemaId: 'rgd-v1', field: 'person.fullName' },
+        { providerKey: 'DRP', schemaId: 'drp-v1', field: 'person.address' },
+      ],
+      fieldsWithheld: [
+        { providerKey: 'DRP', schemaId: 'drp-v1', field: 'person.profession', reason: 'FORBIDDEN' },
+      ],
+      consentId: expect.any(String),
+      traceId: 'amara-24',
+    });
+  });
+
+  it('pages through every access exactly once with the keyset cursor', async () => {
+    const seen: number[] = [];
+    let before: number | undefined;
+    for (let guard = 0; guard < 10; guard++) {
+      const page = await listAccessesForCitizen(pool, AMARA, { limit: 7, before });
+      seen.push(...page.items.map((a) => a.id));
+      if (page.nextBefore === null) break;
+      before = page.nextBefore;
+    }
+    expect(seen).toEqual([...amaraIds].reverse());
+  });
+
+  it('another citizen sees none of them', async () => {
+    const page = await listAccessesForCitizen(pool, BWALYA, { limit: 100 });
+    expect(page.items).toHaveLength(25);
+    expect(page.items.every((a) => a.consumerId === 'traffic-police-app')).toBe(true);
+    expect(page.items.some((a) => amaraIds.includes(a.id))).toBe(false);
+    expect((await listAccessesForCitizen(pool, '200150500789')).items).toEqual([]);
+  });
+
+  it('refuses a malformed NIC or page size with BAD_REQUEST', async () => {
+    await expect(listAccessesForCitizen(pool, "1' OR '1'='1")).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(listAccessesForCitizen(pool, AMARA, { limit: 1_000 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(listAccessesForCitizen(pool, AMARA, { before: -1 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+  });
+
+  it('old-format NICs match whatever the letter case', async () => {
+    const page = await listAccessesForCitizen(pool, BWALYA.toLowerCase(), { limit: 1 });
+    expect(page.items).toHaveLength(1);
+  });
+
+  it('export yields every record about the citizen, oldest first, across batches', async () => {
+    const records: AuditRecord[] = [];
+    for await (const record of exportCitizenRecords(pool, AMARA, { batchSize: 4 })) records.push(record);
+    expect(records.map((r) => r.id)).toEqual(amaraIds);
+    expect(records.every((r) => r.citizenId === AMARA && /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
+  });
+
+  it('the CLI exports one citizen as JSON lines and verifies the chain', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url };
+    const exported = await run(process.execPath, [cli, 'export', '--citizen', BWALYA], { env });
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
+    expect(lines).toHaveLength(25);
+    expect(lines.every((r) => r.citizenId === BWALYA)).toBe(true);
+
+    const verified = await run(process.execPath, [cli, 'verify'], { env });
+    expect(verified.stdout).toMatch(/audit chain intact: 51 records verified/);
+  });
+
+  it('the CLI exits 1 and names the first broken record when the chain was tampered with', async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete');
+      await client.query(`UPDATE audit_log SET purpose = 'curiosity' WHERE id = 30`);
+      await client.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete');
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const failed = await run(process.execPath, [cli, 'verify'], {
+      env: { ...process.env, DATABASE_URL: db.url },
+    }).catch((err: { code: number; stdout: string }) => err);
+    expect(failed).toMatchObject({ code: 1 });
+    expect(failed.stdout).toMatch(/BROKEN at record 30 \(HASH_MISMATCH\)/);
+  });
+
+  it('the CLI refuses a bad NIC and a missing DATABASE_URL with exit 2', async () => {
+    const badNic = await run(process.execPath, [cli, 'export', '--citizen', 'nope'], {
+      env: { ...process.env, DATABASE_URL: db.url },
+    }).catch((err: { code: number; stderr: string }) => err);
+    expect(badNic).toMatchObject({ code: 2 });
+    expect(badNic.stderr).toMatch(/not a NIC/);
+    const { DATABASE_URL: _unused, ...withoutUrl } = process.env;
+    const noUrl = await run(process.execPath, [cli, 'verify'], { env: withoutUrl }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(noUrl).toMatchObject({ code: 2 });
+    expect(noUrl.stderr).toMatch(/DATABASE_URL/);
+  });
+});

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, type Pool } from '@ndx/service-kit';
+import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
+import {
+  AuditRecordInvalidError,
+  AuditUnavailableError,
+  createAuditWriter,
+  migrateAudit,
+  verifyChain,
+} from '../src/index.ts';
+import { AMARA, passportRecord } from './fixtures.ts';
+
+const logger = testLogger('audit');
+
+describe('append fails closed', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  beforeAll(async () => {
+    db = await createTestDatabase('audit_fail');
+    pool = createPool(db.url, logger, { max: 4 });
+    await migrateAudit(pool);
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  it('rejects with AUDIT_UNAVAILABLE when the database cannot be reached', async () => {
+    const port = await freePort(); // nothing listens here
+    const deadPool = createPool(`postgres://nobody:nothing@127.0.0.1:${port}/ndx_audit`, logger, {
+      connectionTimeoutMs: 1_000,
+    });
+    const writer = createAuditWriter(deadPool, logger, { timeoutMs: 2_000 });
+    try {
+      const results = await Promise.allSettled([
+        writer.append(passportRecord(AMARA)),
+        writer.append(passportRecord(AMARA)),
+      ]);
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        const reason = (result as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(AuditUnavailableError);
+        expect(reason).toMatchObject({ code: 'AUDIT_UNAVAILABLE', httpStatus: 503 });
+      }
+      expect(writer.pending).toBe(0);
+    } finally {
+      await writer.close();
+      await deadPool.end();
+    }
+  });
+
+  it('rejects within the timeout when the chain is locked by a stuck transaction, then recovers', async () => {
+    const blocker = await pool.connect();
+    const writer = createAuditWriter(pool, logger, { timeoutMs: 300 });
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT * FROM audit_chain_head FOR UPDATE');
+      const started = Date.now();
+      await expect(writer.append(passportRecord(AMARA))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await blocker.query('ROLLBACK');
+      const { id } = await writer.append(passportRecord(AMARA));
+      expect(id).toBeGreaterThan(0);
+      expect((await verifyChain(pool)).ok).toBe(true);
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM audit_log');
+      expect(rows[0].n).toBe(id); // the timed-out record was rolled back, not half-written
+    } finally {
+      blocker.release();
+      await writer.close();
+    }
+  });
+
+  it('after the database drops every connection (a restart), the next append succeeds on a new one', async () => {
+    const restartPool = createPool(db.url, logger, { max: 2, applicationName: 'audit-restart-test' });
+    const writer = createAuditWriter(restartPool, logger);
+    try {
+      await writer.append(passportRecord(AMARA));
+      const killed = await pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'audit-restart-test'`,
+      );
+      expect(killed.rowCount).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await expect(writer.append(passportRecord(AMARA))).resolves.toMatchObject({ id: expect.any(Number) });
+      expect((await verifyChain(pool)).ok).toBe(true);
+    } finally {
+      await writer.close();
+      await restartPool.end();
+    }
+  });
+
+  it('a record the database refuses fails its whole batch and leaves the chain intact', async () => {
+    await pool.query(`ALTER TABLE audit_log ADD CONSTRAINT test_no_evil CHECK (consumer_id <> 'evil-app')`);
+    const writer = createAuditWriter(pool, logger);
+    try {
+      const results = await Promise.allSettled([
+        writer.append(passportRecord(AMARA)),
+        writer.append(passportRecord(AMARA, { consumerId: 'evil-app' })),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect((await verifyChain(pool)).ok).toBe(true);
+      await expect(writer.append(passportRecord(AMARA))).resolves.toMatchObject({ hash: expect.any(String) });
+    } finally {
+      await writer.close();
+      await pool.query('ALTER TABLE audit_log DROP CONSTRAINT test_no_evil');
+    }
+  });
+
+  it('a malformed record is refused before it reaches the database', async () => {
+    const writer = createAuditWriter(pool, logger);
+    const bad = [
+      passportRecord('not-a-nic'),
+      passportRecord(AMARA, { consumerId: '' }),
+      passportRecord(AMARA, { outcome: 'MAYBE' as never }),
+      passportRecord(AMARA, { timings: { pdp: Number.NaN } }),
+      passportRecord(AMARA, { traceId: 'a\u0000b' }),
+    ];
+    for (const record of bad) {
+      await expect(writer.append(record)).rejects.toBeInstanceOf(AuditRecordInvalidError);
+    }
+    await writer.close();
+  });
+
+  it('a closed writer refuses new records', async () => {
+    const writer = createAuditWriter(pool, logger);
+    const accepted = writer.append(passportRecord(AMARA));
+    await writer.close();
+    await expect(accepted).resolves.toMatchObject({ id: expect.any(Number) });
+    await expect(writer.append(passportRecord(AMARA))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+  });
+
+  it('a full queue refuses new records at once instead of waiting', async () => {
+    const writer = createAuditWriter(pool, logger, { maxQueue: 5 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => writer.append(passportRecord(AMARA))),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(3);
+    await writer.close();
+  });
+});
