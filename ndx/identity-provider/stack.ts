@@ -1,6 +1,58 @@
-import type { StackWiring } from '@ndx/stack';
+import type { StackContext, StackWiring } from '@ndx/stack';
+import type { ClientSpecInput } from './src/clients.ts';
+
+/** The clients every NDX stack registers in FUDI (ids and resource indicators from the house rules). */
+export function stackClients(ctx: StackContext): ClientSpecInput[] {
+  const secret = (clientId: string) => ctx.secret(`fudi.client.${clientId}`);
+  return [
+    {
+      clientId: 'passport-app',
+      name: 'DIE passport application',
+      clientSecret: secret('passport-app'),
+      grantTypes: ['client_credentials'],
+      resources: ['urn:ndx:api'],
+      redirectUris: [`${ctx.url('passport-app')}/consent/return`],
+    },
+    {
+      clientId: 'traffic-police-app',
+      name: 'DMT traffic police',
+      clientSecret: secret('traffic-police-app'),
+      grantTypes: ['client_credentials'],
+      resources: ['urn:ndx:api'],
+    },
+    {
+      clientId: 'orchestration-engine',
+      name: 'NDX Orchestration Engine',
+      clientSecret: secret('orchestration-engine'),
+      grantTypes: ['client_credentials'],
+      resources: ['urn:ndx:pdp', 'urn:ndx:consent', 'urn:dmt:vehicles'],
+    },
+    {
+      clientId: 'consent-portal',
+      name: 'NDX consent portal',
+      public: true,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [`${ctx.url('consent-engine')}/auth/callback`],
+      postLogoutRedirectUris: [`${ctx.url('consent-engine')}/`],
+      resources: ['urn:ndx:consent'],
+    },
+    {
+      clientId: 'ndx-operator',
+      name: 'NDX operators',
+      clientSecret: secret('ndx-operator'),
+      grantTypes: ['client_credentials'],
+      resources: ['urn:ndx:pdp', 'urn:ndx:consent'],
+      scopes: ['admin'],
+    },
+  ];
+}
 
 /** How ./init.sh wires identity-provider to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
-  env: () => ({}),
+  env: (ctx) => ({
+    FUDI_ISSUER: ctx.url('identity-provider'),
+    FUDI_COOKIE_SECRET: ctx.secret('fudi.cookie'),
+    FUDI_CLIENTS: JSON.stringify(stackClients(ctx)),
+    FUDI_SEED_DEMO_CITIZENS: 'true',
+  }),
 };

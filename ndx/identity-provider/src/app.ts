@@ -1,19 +1,157 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import type Provider from 'oidc-provider';
+import type { JWK } from 'jose';
+import { demoCitizens } from '@ndx/synthetic-data';
+import {
+  createHttpService,
+  createPool,
+  isDatabaseReachable,
+  migrate,
+  type Logger,
+  type Pool,
+} from '@ndx/service-kit';
+import { purgeExpiredPayloads } from './adapter.ts';
+import { createCitizenStore, type CitizenStore } from './citizens.ts';
+import { createClientStore, type ClientStore } from './clients.ts';
 import type { Config } from './config.ts';
+import { interactionRoutes } from './interactions.ts';
+import { createProvider } from './provider.ts';
+import { createSigningKeyStore, type SigningKeyStore } from './signing-keys.ts';
+import { createLoginThrottle, type LoginThrottle } from './throttle.ts';
 
 export const SERVICE_NAME = 'identity-provider';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
+/** Paths FUDI serves itself; every other path goes to oidc-provider. */
+const OWN_PATHS = /^\/(health|ready|metrics|interaction\/)/;
+
+export interface IdentityProvider {
+  app: FastifyInstance;
+  pool: Pool;
+  clients: ClientStore;
+  citizens: CitizenStore;
+  keys: SigningKeyStore;
+  throttle: LoginThrottle;
+  /** The oidc-provider instance in use (rebuilt when the signing keys change). */
+  provider: () => Provider;
+  /** Reloads signing keys from the database now (after a rotation); true when they changed. */
+  reloadKeys: () => Promise<boolean>;
+}
+
+/** Opens the database (migrated), registers configured clients and demo citizens, builds the service. */
+export async function buildIdentityProvider(config: Config, logger: Logger): Promise<IdentityProvider> {
+  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
+  try {
+    await migrate(pool, migrationsDir, logger);
+    const clients = createClientStore(pool);
+    const citizens = createCitizenStore(pool);
+    const keys = createSigningKeyStore(pool);
+    const throttle = createLoginThrottle(pool, {
+      maxFailuresPerNic: config.FUDI_LOCKOUT_MAX_FAILURES,
+      maxFailuresPerAddress: config.FUDI_LOCKOUT_MAX_FAILURES * 4,
+      windowSeconds: config.FUDI_LOCKOUT_WINDOW_SECONDS,
+    });
+    await keys.ensureActiveKey();
+    await clients.syncFromConfig(config.FUDI_CLIENTS);
+    if (config.FUDI_SEED_DEMO_CITIZENS) {
+      for (const citizen of demoCitizens) {
+        const created = await citizens.insertIfMissing({
+          nic: citizen.nic,
+          name: citizen.birthName,
+          password: citizen.password,
+          totpSecret: citizen.totpSecret,
+        });
+        if (created) logger.info({ nic: citizen.nic }, 'demo citizen account created');
+      }
+    }
+
+    const build = (jwks: JWK[]) =>
+      createProvider({
+        issuer: config.FUDI_ISSUER,
+        pool,
+        clients,
+        citizens,
+        keys: jwks,
+        cookieKeys: config.FUDI_COOKIE_SECRET.split(','),
+        lifetimes: {
+          accessTokenSeconds: config.FUDI_ACCESS_TOKEN_TTL_SECONDS,
+          idTokenSeconds: 3600,
+          refreshTokenSeconds: config.FUDI_REFRESH_TOKEN_TTL_SECONDS,
+          sessionSeconds: 8 * 3600,
+        },
+        logger,
+      });
+    let currentKids = '';
+    let provider: Provider | undefined;
+    let callback: ReturnType<Provider['callback']> | undefined;
+    const reloadKeys = async () => {
+      const jwks = await keys.currentKeys();
+      const kids = jwks.map((k) => k.kid).join(',');
+      if (provider && kids === currentKids) return false;
+      provider = build(jwks);
+      callback = provider.callback();
+      currentKids = kids;
+      return true;
+    };
+    await reloadKeys();
+    const current = () => provider!;
+
+    const timers: NodeJS.Timeout[] = [];
+    if (config.FUDI_KEY_REFRESH_SECONDS > 0) {
+      timers.push(
+        setInterval(() => {
+          reloadKeys().then(
+            (changed) => changed && logger.info({ kids: currentKids }, 'signing keys reloaded'),
+            (err: unknown) => logger.warn({ err }, 'could not reload signing keys'),
+          );
+        }, config.FUDI_KEY_REFRESH_SECONDS * 1000),
+      );
+    }
+    timers.push(
+      setInterval(() => {
+        purgeExpiredPayloads(pool).catch((err: unknown) =>
+          logger.warn({ err }, 'could not purge expired rows'),
+        );
+      }, 10 * 60_000),
+    );
+    for (const timer of timers) timer.unref();
+
+    const app = createHttpService({
+      name: SERVICE_NAME,
+      logger,
+      readinessChecks: { database: () => isDatabaseReachable(pool) },
+      onClose: async () => {
+        for (const timer of timers) clearInterval(timer);
+        await pool.end();
+      },
+    });
+    await app.register(interactionRoutes, { provider: current, citizens, throttle, logger });
+
+    // Everything else is oidc-provider's (discovery, /auth, /token, /jwks, /me, introspection,
+    // revocation, /session/end ...): handed the raw request before Fastify reads the body.
+    app.route({
+      method: ['GET', 'POST', 'OPTIONS', 'DELETE', 'PUT'],
+      url: '/*',
+      onRequest: (request, reply, done) => {
+        if (OWN_PATHS.test(request.url)) return done();
+        reply.hijack();
+        void callback!(request.raw, reply.raw);
+      },
+      handler: async (request, reply) =>
+        reply
+          .status(404)
+          .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+    });
+
+    return { app, pool, clients, citizens, keys, throttle, provider: current, reloadKeys };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Builds the FUDI identity provider (OIDC) as a Fastify instance; its database is migrated first. */
 export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
-  return createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
-  });
+  return (await buildIdentityProvider(config, logger)).app;
 }

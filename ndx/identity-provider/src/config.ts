@@ -1,9 +1,45 @@
 import { z } from 'zod';
 import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
+import { clientListSchema } from './clients.ts';
+
+const jsonClients = z
+  .string()
+  .default('[]')
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of clients' });
+      return z.NEVER;
+    }
+  })
+  .pipe(clientListSchema);
 
 export const configSchema = z.object({
   ...baseServiceConfig(9443),
   DATABASE_URL: configFields.databaseUrl(),
+  /** The issuer exactly as clients see it (no trailing slash); JWKS at `${FUDI_ISSUER}/jwks`. */
+  FUDI_ISSUER: configFields
+    .url()
+    .default('http://127.0.0.1:9443')
+    .refine((url) => !url.endsWith('/'), 'must not end with a slash'),
+  /** Signs FUDI's cookies (sessions, interactions). Comma-separated to rotate: the first signs, all verify. */
+  FUDI_COOKIE_SECRET: configFields.secret(32),
+  /** JSON array of clients registered (and updated) on start; see docs/identity-provider.md. */
+  FUDI_CLIENTS: jsonClients,
+  /** Create the documented demo citizens when their accounts are missing. */
+  FUDI_SEED_DEMO_CITIZENS: configFields.boolean(false),
+  FUDI_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  FUDI_REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(14 * 24 * 3600),
+  /** How often a running FUDI looks for rotated signing keys (0 = only at start). */
+  FUDI_KEY_REFRESH_SECONDS: z.coerce.number().int().min(0).default(60),
+  /** Failed sign-ins per NIC within FUDI_LOCKOUT_WINDOW_SECONDS that lock the NIC. */
+  FUDI_LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  FUDI_LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
 });
 
 export type Config = z.infer<typeof configSchema>;

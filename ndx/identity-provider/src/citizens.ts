@@ -1,0 +1,96 @@
+import { authenticator } from 'otplib';
+import type { Pool } from '@ndx/service-kit';
+import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
+
+export interface CitizenInput {
+  nic: string;
+  name: string;
+  password: string;
+  /** Base32 TOTP secret; when set, sign-in asks for a one-time code after the password. */
+  totpSecret?: string | undefined;
+}
+
+export interface Citizen {
+  nic: string;
+  name: string;
+  hasTotp: boolean;
+}
+
+/** Old (9 digits + V/X) and new (12 digits) Farajaland NIC formats. */
+export const NIC_PATTERN = /^(\d{9}[VX]|\d{12})$/;
+
+/** Upper-cases and strips spaces, so `852321234v` and `852 321 234V` sign in as `852321234V`. */
+export function normalizeNic(input: string): string {
+  return input.replace(/\s+/g, '').toUpperCase();
+}
+
+export interface CitizenStore {
+  /** Creates the account, or resets its name, password and TOTP secret when it exists. */
+  upsert(input: CitizenInput): Promise<void>;
+  /** Creates the account only when the NIC has none (seeding); returns whether it was created. */
+  insertIfMissing(input: CitizenInput): Promise<boolean>;
+  find(nic: string): Promise<Citizen | undefined>;
+  /**
+   * The citizen when the password is right, otherwise undefined. Costs one scrypt either way, so
+   * the answer time does not tell whether the NIC exists.
+   */
+  checkPassword(nic: string, password: string): Promise<Citizen | undefined>;
+  /** True when code is the citizen's current TOTP code (30 s steps, one step of drift allowed). */
+  checkTotp(nic: string, code: string): Promise<boolean>;
+}
+
+export function createCitizenStore(pool: Pool): CitizenStore {
+  const row = async (nic: string) => {
+    const { rows } = await pool.query<{
+      nic: string;
+      name: string;
+      password_hash: string;
+      totp_secret: string | null;
+    }>('SELECT nic, name, password_hash, totp_secret FROM citizens WHERE nic = $1', [normalizeNic(nic)]);
+    return rows[0];
+  };
+  const validate = (input: CitizenInput) => {
+    const nic = normalizeNic(input.nic);
+    if (!NIC_PATTERN.test(nic)) throw new Error(`not a Farajaland NIC: ${input.nic}`);
+    if (input.password.length < 8) throw new Error('a password needs at least 8 characters');
+    if (!input.name.trim()) throw new Error('a citizen needs a name');
+    return nic;
+  };
+  return {
+    async upsert(input) {
+      const nic = validate(input);
+      await pool.query(
+        `INSERT INTO citizens (nic, name, password_hash, totp_secret) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (nic) DO UPDATE SET name = EXCLUDED.name, password_hash = EXCLUDED.password_hash,
+           totp_secret = EXCLUDED.totp_secret, updated_at = now()`,
+        [nic, input.name.trim(), await hashPassword(input.password), input.totpSecret ?? null],
+      );
+    },
+    async insertIfMissing(input) {
+      const nic = validate(input);
+      if (await row(nic)) return false;
+      const result = await pool.query(
+        `INSERT INTO citizens (nic, name, password_hash, totp_secret) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (nic) DO NOTHING`,
+        [nic, input.name.trim(), await hashPassword(input.password), input.totpSecret ?? null],
+      );
+      return (result.rowCount ?? 0) > 0;
+    },
+    async find(nic) {
+      const found = await row(nic);
+      return found ? { nic: found.nic, name: found.name, hasTotp: found.totp_secret !== null } : undefined;
+    },
+    async checkPassword(nic, password) {
+      const found = await row(nic);
+      const ok = await verifyPassword(password, found?.password_hash ?? (await decoyHash));
+      if (!found || !ok) return undefined;
+      return { nic: found.nic, name: found.name, hasTotp: found.totp_secret !== null };
+    },
+    async checkTotp(nic, code) {
+      const found = await row(nic);
+      if (!found?.totp_secret || !/^\d{6}$/.test(code)) return false;
+      const totp = authenticator.clone({ window: 1 });
+      return totp.check(code, found.totp_secret);
+    },
+  };
+}

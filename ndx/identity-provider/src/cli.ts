@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { createLogger, createPool, migrate, type Pool } from '@ndx/service-kit';
+import { migrationsDir } from './app.ts';
+import { createCitizenStore } from './citizens.ts';
+import { createClientStore } from './clients.ts';
+import { createSigningKeyStore } from './signing-keys.ts';
+
+const HELP = `FUDI operator CLI. Needs DATABASE_URL (the ndx_identity database).
+
+  node src/cli.ts add-client --id ID --resource URN [--resource URN ...] [--scope S ...] [--name NAME]
+        a confidential client_credentials consumer app; prints its client id and secret ONCE
+  node src/cli.ts add-client --id ID --redirect-uri URL [--public] [--resource URN ...] [--name NAME]
+        a sign-in (authorization code + PKCE) client; confidential unless --public
+  node src/cli.ts reset-client-secret --id ID      prints a new secret ONCE (the old one stops working)
+  node src/cli.ts list-clients
+  node src/cli.ts set-citizen --nic NIC --name NAME [--totp-secret BASE32]
+        creates or resets a citizen account; the password is read from FUDI_CITIZEN_PASSWORD
+  node src/cli.ts rotate-keys                      new signing key; old keys stay published for 24 h
+  node src/cli.ts list-keys
+
+A running FUDI picks up new clients at once and rotated keys within FUDI_KEY_REFRESH_SECONDS (60 s).`;
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      resource: { type: 'string', multiple: true },
+      scope: { type: 'string', multiple: true },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      public: { type: 'boolean', default: false },
+      nic: { type: 'string' },
+      'totp-secret': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(HELP);
+    return command ? 0 : 2;
+  }
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL is required (the ndx_identity database)');
+  const pool: Pool = createPool(databaseUrl, createLogger('identity-provider-cli', { level: 'warn' }), {
+    max: 2,
+  });
+  try {
+    await migrate(pool, migrationsDir);
+    const clients = createClientStore(pool);
+    const need = (value: string | undefined, flag: string): string => {
+      if (!value) throw new Error(`${command} needs --${flag}`);
+      return value;
+    };
+    switch (command) {
+      case 'add-client': {
+        const redirectUris = values['redirect-uri'] ?? [];
+        const added = await clients.addOperatorClient({
+          clientId: need(values.id, 'id'),
+          name: values.name,
+          public: values.public,
+          resources: values.resource ?? [],
+          scopes: values.scope ?? [],
+          redirectUris,
+          postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
+          grantTypes:
+            redirectUris.length > 0 ? ['authorization_code', 'refresh_token'] : ['client_credentials'],
+        });
+        console.log(`client_id=${added.clientId}`);
+        if (added.clientSecret) {
+          console.log(`client_secret=${added.clientSecret}`);
+          console.log('Store the secret now: FUDI shows it only once.');
+        }
+        return 0;
+      }
+      case 'reset-client-secret': {
+        const secret = await clients.resetSecret(need(values.id, 'id'));
+        console.log(`client_id=${values.id}\nclient_secret=${secret}`);
+        console.log('Store the secret now: FUDI shows it only once.');
+        return 0;
+      }
+      case 'list-clients': {
+        for (const c of await clients.list()) {
+          console.log(
+            `${c.clientId.padEnd(24)} ${c.source.padEnd(8)} ${c.grantTypes.join(',').padEnd(36)} ${c.resources.join(' ')}${c.scopes.length ? ` scopes=${c.scopes.join(' ')}` : ''}`,
+          );
+        }
+        return 0;
+      }
+      case 'set-citizen': {
+        const password = process.env.FUDI_CITIZEN_PASSWORD;
+        if (!password)
+          throw new Error('set FUDI_CITIZEN_PASSWORD to the new password (kept out of shell history and ps)');
+        const nic = need(values.nic, 'nic');
+        await createCitizenStore(pool).upsert({
+          nic,
+          name: need(values.name, 'name'),
+          password,
+          totpSecret: values['totp-secret'],
+        });
+        console.log(`citizen ${nic} saved${values['totp-secret'] ? ' (TOTP enabled)' : ''}`);
+        return 0;
+      }
+      case 'rotate-keys': {
+        const kid = await createSigningKeyStore(pool).rotate();
+        console.log(`new signing key ${kid}\nprevious keys stay in the JWKS for 24 hours`);
+        return 0;
+      }
+      case 'list-keys': {
+        for (const k of await createSigningKeyStore(pool).list()) {
+          console.log(
+            `${k.kid}  created ${k.createdAt.toISOString()}  ${k.retiredAt ? `retired ${k.retiredAt.toISOString()}` : 'ACTIVE'}`,
+          );
+        }
+        return 0;
+      }
+      default:
+        console.error(`unknown command ${command}\n\n${HELP}`);
+        return 2;
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`fudi: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
