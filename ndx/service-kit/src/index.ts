@@ -10,3 +10,4 @@ export * from './http-client.ts';
 export * from './lifecycle.ts';
 export * from './token-verifier.ts';
 export * from './client-credentials.ts';
+export * from './api-key.ts';

@@ -113,7 +113,7 @@ export const services: readonly ServiceDefinition[] = [
     title: 'DMT adapter (GraphQL to SOAP)',
     dir: 'members/dmt/data-sources/dmt-api-adapter',
     defaultPort: 9092,
-    dependsOn: ['dmt-soap-api'],
+    dependsOn: ['dmt-soap-api', 'identity-provider'],
   },
   {
     name: 'policy-decision-point',

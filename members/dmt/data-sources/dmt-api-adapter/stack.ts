@@ -2,5 +2,11 @@ import type { StackWiring } from '@ndx/stack';
 
 /** How ./init.sh wires dmt-api-adapter to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
-  env: () => ({}),
+  env: (ctx) => ({
+    FUDI_ISSUER: ctx.url('identity-provider'),
+    FUDI_AUDIENCE: 'urn:dmt:vehicles',
+    // Only NDX itself calls the adapter.
+    ALLOWED_CLIENT_IDS: 'orchestration-engine',
+    DMT_SOAP_URL: `${ctx.url('dmt-soap-api')}/vehicles`,
+  }),
 };

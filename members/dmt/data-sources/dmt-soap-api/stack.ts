@@ -2,5 +2,8 @@ import type { StackWiring } from '@ndx/stack';
 
 /** How ./init.sh wires dmt-soap-api to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
-  env: () => ({}),
+  env: (ctx) => ({
+    PUBLIC_URL: ctx.url('dmt-soap-api'),
+  }),
+  prepareScript: 'src/seed.ts',
 };
