@@ -2,5 +2,25 @@ import type { StackWiring } from '@ndx/stack';
 
 /** How ./init.sh wires consent-engine to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
-  env: () => ({}),
+  env: (ctx) => ({
+    FUDI_ISSUER: ctx.url('identity-provider'),
+    CONSENT_AUDIENCE: 'urn:ndx:consent',
+    CONSENT_PORTAL_PUBLIC_URL: ctx.url('consent-engine'),
+    // FUDI's stack.ts registers consent-portal as a public client (authorization code + PKCE), so no secret.
+    CONSENT_PORTAL_CLIENT_ID: 'consent-portal',
+    CONSENT_SERVICE_CLIENTS: 'orchestration-engine,ndx-operator',
+    CONSENT_CITIZEN_CLIENTS: 'consent-portal',
+    CONSENT_CONSUMERS: JSON.stringify({
+      'passport-app': {
+        displayName: 'DIE Passport application',
+        agency: 'Department of Immigration and Emigration',
+        redirectUris: [`${ctx.url('passport-app')}/consent/return`],
+      },
+      'traffic-police-app': {
+        displayName: 'DMT Traffic police',
+        agency: 'Department of Motor Traffic',
+        redirectUris: [],
+      },
+    }),
+  }),
 };

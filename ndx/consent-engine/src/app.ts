@@ -1,19 +1,107 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import {
+  createHttpService,
+  createPool,
+  createTokenVerifier,
+  isDatabaseReachable,
+  migrate,
+  type Logger,
+  type TokenVerifier,
+} from '@ndx/service-kit';
+import { apiRoutes } from './api-routes.ts';
+import { createApiAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
+import { ConsentStore, systemClock, type Clock } from './consent-store.ts';
+import { createPortalOidc } from './portal/oidc-client.ts';
+import { portalRoutes } from './portal/routes.ts';
+import { SessionStore } from './portal/sessions.ts';
 
 export const SERVICE_NAME = 'consent-engine';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
+export interface AppOptions {
+  /** Injected in tests to control expiry. */
+  clock?: Clock;
+  /** Injected in tests that hold FUDI's keys themselves; defaults to FUDI's JWKS. */
+  tokenVerifier?: TokenVerifier;
+}
+
 /** Builds the Consent Engine and consent portal as a Fastify instance; its database is migrated first. */
-export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
+export async function buildApp(
+  config: Config,
+  logger: Logger,
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
+  const clock = options.clock ?? systemClock;
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
   await migrate(pool, migrationsDir, logger);
-  return createHttpService({
+
+  const publicUrl = config.CONSENT_PORTAL_PUBLIC_URL.replace(/\/$/, '');
+  const store = new ConsentStore({
+    pool,
+    clock,
+    consumers: config.CONSENT_CONSUMERS,
+    purposes: config.CONSENT_PURPOSES,
+    durations: config.CONSENT_DURATIONS,
+    pendingTtlSeconds: config.CONSENT_PENDING_TTL_SECONDS,
+    noticeVersion: config.CONSENT_NOTICE_VERSION,
+  });
+  const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
+  const verifier =
+    options.tokenVerifier ??
+    createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.CONSENT_AUDIENCE });
+  const auth = createApiAuthenticator(
+    verifier,
+    config.CONSENT_SERVICE_CLIENTS,
+    config.CONSENT_CITIZEN_CLIENTS,
+  );
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const app = createHttpService({
     name: SERVICE_NAME,
     logger,
     readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
+    onClose: async () => {
+      clearInterval(sweepTimer);
+      await pool.end();
+    },
   });
+
+  await app.register(apiRoutes({ store, auth, portalUrl: (id) => `${publicUrl}/consent/${id}` }));
+  await app.register(
+    portalRoutes({
+      store,
+      sessions,
+      publicUrl,
+      logger,
+      agencyOf: (providerKey) =>
+        Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
+          ? config.CONSENT_PROVIDERS[providerKey]!
+          : providerKey,
+      oidc: createPortalOidc({
+        issuer: config.FUDI_ISSUER,
+        clientId: config.CONSENT_PORTAL_CLIENT_ID,
+        clientSecret: config.CONSENT_PORTAL_CLIENT_SECRET,
+        clientAuth: config.CONSENT_PORTAL_CLIENT_AUTH,
+        redirectUri: `${publicUrl}/auth/callback`,
+      }),
+    }),
+  );
+
+  if (config.CONSENT_SWEEP_INTERVAL_SECONDS > 0) {
+    let sweeping = false;
+    sweepTimer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      Promise.all([store.sweepExpired(), sessions.deleteExpired()])
+        .then(([expired]) => {
+          if (expired > 0) logger.info({ expired }, 'marked expired consents');
+        })
+        .catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'))
+        .finally(() => (sweeping = false));
+    }, config.CONSENT_SWEEP_INTERVAL_SECONDS * 1000);
+    sweepTimer.unref();
+  }
+  return app;
 }
