@@ -180,7 +180,7 @@ function serviceEnv(service: ServiceDefinition, context: StackContext): Record<s
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
       (e): e is [string, string] =>
-        e[1] !== undefined && /^(PATH|HOME|LANG|LC_.*|TZ|NODE_.*|TMPDIR|SEED_CITIZENS)$/.test(e[0]),
+        e[1] !== undefined && /^(PATH|HOME|LANG|LC_.*|TZ|NODE_.*|TMPDIR|SEED_CITIZENS|SYNTHETIC_SEED)$/.test(e[0]),
     ),
   );
   return {

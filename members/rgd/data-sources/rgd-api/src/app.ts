@@ -1,19 +1,54 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import { createAccessTokens } from './access-tokens.ts';
 import type { Config } from './config.ts';
+import { graphqlRoutes } from './graphql-routes.ts';
+import { registerClient } from './oauth-clients.ts';
+import { oauthRoutes } from './oauth-routes.ts';
+import { loadOrCreateSigningKey } from './signing-key.ts';
 
 export const SERVICE_NAME = 'rgd-api';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
+/** The OAuth2 client through which NDX reads the birth register. */
+export const NDX_CLIENT_ID = 'ndx';
+export const READ_SCOPE = 'birth-records:read';
+
+export interface BuildOptions {
+  /** The clock for issuing and checking tokens (tests move it forward). */
+  clock?: () => Date;
+}
 
 /** Builds the RGD birth registry (native GraphQL) as a Fastify instance; its database is migrated first. */
-export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
+export async function buildApp(
+  config: Config,
+  logger: Logger,
+  options: BuildOptions = {},
+): Promise<FastifyInstance> {
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
-  return createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
-  });
+  try {
+    await migrate(pool, migrationsDir, logger);
+    await registerClient(pool, NDX_CLIENT_ID, config.RGD_NDX_CLIENT_SECRET, [READ_SCOPE]);
+    const key = await loadOrCreateSigningKey(pool, logger);
+    const issuer = config.RGD_ISSUER.replace(/\/$/, '');
+    const tokens = createAccessTokens({
+      key,
+      issuer,
+      ttlSeconds: config.RGD_TOKEN_TTL_SECONDS,
+      clock: options.clock ?? (() => new Date()),
+    });
+    const app = createHttpService({
+      name: SERVICE_NAME,
+      logger,
+      bodyLimitBytes: 64 * 1024,
+      readinessChecks: { database: () => isDatabaseReachable(pool) },
+      onClose: () => pool.end(),
+    });
+    await app.register(oauthRoutes, { pool, tokens, key, issuer });
+    await app.register(graphqlRoutes, { pool, tokens });
+    return app;
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
 }
