@@ -1,19 +1,84 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import {
+  createHttpService,
+  createPool,
+  createTokenVerifier,
+  isDatabaseReachable,
+  migrate,
+  type Logger,
+} from '@ndx/service-kit';
+import { adminRoutes } from './admin-routes.ts';
+import { createCallerAuth } from './caller-auth.ts';
 import type { Config } from './config.ts';
+import { assertTimeZone } from './decision-engine.ts';
+import { decisionRoutes } from './decision-routes.ts';
+import { createPolicyRuntime } from './policy-runtime.ts';
+import { seedIfEmpty } from './policy-store.ts';
+import { farajalandSeed } from './seed-farajaland.ts';
 
 export const SERVICE_NAME = 'policy-decision-point';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
-/** Builds the Policy Decision Point as a Fastify instance; its database is migrated first. */
-export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
+export interface AppOptions {
+  /** The clock decisions use (time windows, grant expiry). Tests inject one. */
+  clock?: () => Date;
+}
+
+/**
+ * Builds the Policy Decision Point: migrates its database, seeds Farajaland when empty, loads and
+ * compiles the active policy version, and serves POST /v1/decisions and the admin API.
+ */
+export async function buildApp(
+  config: Config,
+  logger: Logger,
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
+  assertTimeZone(config.POLICY_TIME_ZONE);
+  const clock = options.clock ?? (() => new Date());
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
-  return createHttpService({
+  const runtime = createPolicyRuntime({
+    pool,
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    refreshMs: config.POLICY_REFRESH_MS,
+  });
+  try {
+    await migrate(pool, migrationsDir, logger);
+    if (config.SEED_FARAJALAND && (await seedIfEmpty(pool, farajalandSeed))) {
+      logger.info('seeded the Farajaland policy version 1');
+    }
+    await runtime.start();
+  } catch (err) {
+    await runtime.stop();
+    await pool.end();
+    throw err;
+  }
+
+  const app = createHttpService({
     name: SERVICE_NAME,
     logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
+    readinessChecks: {
+      database: () => isDatabaseReachable(pool),
+      policy: async () => runtime.activeVersion() !== null,
+    },
+    onClose: async () => {
+      await runtime.stop();
+      await pool.end();
+    },
   });
+  const verifier = createTokenVerifier({
+    issuer: config.FUDI_ISSUER,
+    audience: config.PDP_AUDIENCE,
+    ...(config.FUDI_JWKS_URI ? { jwksUri: config.FUDI_JWKS_URI } : {}),
+  });
+  const auth = createCallerAuth(verifier, {
+    decisionClients: config.DECISION_CLIENT_IDS,
+    adminClients: config.ADMIN_CLIENT_IDS,
+    adminScope: config.ADMIN_SCOPE,
+  });
+  const timeZone = config.POLICY_TIME_ZONE;
+  decisionRoutes(app, { auth, runtime, clock, timeZone });
+  adminRoutes(app, { auth, runtime, pool, clock, timeZone });
+  return app;
 }

@@ -1,0 +1,289 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError, parseInput, type Pool } from '@ndx/service-kit';
+import type { CallerAuth } from './caller-auth.ts';
+import { decideFields } from './decision-engine.ts';
+import { decisionRequestSchema } from './decision-routes.ts';
+import { checkPolicies } from './policy-compiler.ts';
+import {
+  consumerInput,
+  fieldKey,
+  fieldMetadataInput,
+  fieldRefSchema,
+  formatClockTime,
+  grantInput,
+  identifierSchema,
+  type BundleContent,
+  type Grant,
+  type PolicyBundle,
+} from './policy-model.ts';
+import type { PolicyRuntime } from './policy-runtime.ts';
+import {
+  activateVersion,
+  activationHistory,
+  activeVersion,
+  createVersion,
+  listVersions,
+  loadBundle,
+  rollback,
+  type Actor,
+} from './policy-store.ts';
+
+const reason = z.string().trim().min(3, 'say why (at least 3 characters)').max(1000);
+const changeEnvelope = z.object({
+  reason,
+  /** The version to change (default: the active one). */
+  baseVersion: z.number().int().positive().optional(),
+  /** Activate the new version at once. */
+  activate: z.boolean().default(false),
+});
+const versionParam = z.object({ version: z.coerce.number().int().positive() });
+const versionQuery = z.object({ version: z.coerce.number().int().positive().optional() });
+const fieldParams = fieldRefSchema;
+const consumerParams = z.object({ consumerId: identifierSchema });
+const grantParams = z.object({ consumerId: identifierSchema, purpose: identifierSchema });
+
+/** The operator API under /admin/v1: field metadata, consumers, grants, policies, versions, dry runs. */
+export function adminRoutes(
+  app: FastifyInstance,
+  deps: { auth: CallerAuth; runtime: PolicyRuntime; pool: Pool; clock: () => Date; timeZone: string },
+): void {
+  const { pool, runtime } = deps;
+  const actorOf = (request: FastifyRequest, why: string): Actor => ({
+    who: request.caller?.clientId ?? request.caller?.subject ?? 'unknown',
+    reason: why,
+  });
+
+  const bundleAt = async (version: number | undefined): Promise<PolicyBundle> => {
+    const v = version ?? (await activeVersion(pool));
+    if (v === null) throw new NotFoundError('no policy version is active');
+    const bundle = await loadBundle(pool, v);
+    if (!bundle) throw new NotFoundError(`policy version ${v} does not exist`);
+    return bundle;
+  };
+
+  /** Stores a change as a new version, and activates it when asked. */
+  const change = async (
+    request: FastifyRequest,
+    envelope: z.infer<typeof changeEnvelope>,
+    summary: string,
+    apply: (content: BundleContent) => BundleContent,
+  ) => {
+    const actor = actorOf(request, envelope.reason);
+    const version = await createVersion(pool, {
+      baseVersion: envelope.baseVersion,
+      actor,
+      change: summary,
+      apply,
+    });
+    request.log.info({ version, change: summary, by: actor.who }, 'policy version created');
+    if (!envelope.activate) return { version, change: summary, active: false };
+    await runtime.compiled(version);
+    const activation = await activateVersion(pool, { version, actor });
+    await runtime.refresh();
+    return { version, change: summary, active: true, activation };
+  };
+
+  app.register(
+    async (admin) => {
+      admin.addHook('preHandler', deps.auth.operator);
+
+      admin.get('/versions', async () => ({
+        activeVersion: await activeVersion(pool),
+        versions: await listVersions(pool),
+      }));
+
+      admin.get('/versions/:version', async (request) => {
+        const { version } = parseInput(versionParam, request.params);
+        return presentBundle(await bundleAt(version));
+      });
+
+      admin.get('/activations', async () => ({ activations: await activationHistory(pool) }));
+
+      admin.post('/versions/:version/activate', async (request) => {
+        const { version } = parseInput(versionParam, request.params);
+        const body = parseInput(
+          z.object({ reason, expectedActiveVersion: z.number().int().positive().optional() }),
+          request.body ?? {},
+        );
+        await runtime.compiled(version);
+        const activation = await activateVersion(pool, {
+          version,
+          actor: actorOf(request, body.reason),
+          expectedActiveVersion: body.expectedActiveVersion,
+        });
+        await runtime.refresh();
+        request.log.info({ activation }, 'policy version activated');
+        return activation;
+      });
+
+      admin.post('/rollback', async (request) => {
+        const body = parseInput(
+          z.object({
+            reason,
+            toVersion: z.number().int().positive().optional(),
+            expectedActiveVersion: z.number().int().positive().optional(),
+          }),
+          request.body ?? {},
+        );
+        if (body.toVersion !== undefined) await runtime.compiled(body.toVersion);
+        const activation = await rollback(pool, {
+          toVersion: body.toVersion,
+          actor: actorOf(request, body.reason),
+          expectedActiveVersion: body.expectedActiveVersion,
+        });
+        await runtime.refresh();
+        request.log.info({ activation }, 'policy version rolled back');
+        return activation;
+      });
+
+      admin.get('/fields', async (request) => {
+        const { version } = parseInput(versionQuery, request.query);
+        const bundle = await bundleAt(version);
+        return { version: bundle.version, fields: bundle.fields };
+      });
+
+      admin.put('/fields/:providerKey/:schemaId/:field', async (request, reply) => {
+        const ref = parseInput(fieldParams, request.params);
+        const body = parseInput(changeEnvelope.extend(fieldMetadataInput.shape), request.body);
+        const { reason: _r, baseVersion: _b, activate: _a, ...metadata } = body;
+        const key = fieldKey(ref);
+        const result = await change(request, body, `field ${key} set`, (content) => ({
+          ...content,
+          fields: [...content.fields.filter((f) => fieldKey(f) !== key), { ...ref, ...metadata }],
+        }));
+        return reply.status(201).send(result);
+      });
+
+      admin.delete('/fields/:providerKey/:schemaId/:field', async (request, reply) => {
+        const ref = parseInput(fieldParams, request.params);
+        const body = parseInput(changeEnvelope, request.body);
+        const key = fieldKey(ref);
+        const result = await change(request, body, `field ${key} removed`, (content) => {
+          if (!content.fields.some((f) => fieldKey(f) === key)) throw new NotFoundError(`no field ${key}`);
+          return { ...content, fields: content.fields.filter((f) => fieldKey(f) !== key) };
+        });
+        return reply.status(201).send(result);
+      });
+
+      admin.get('/consumers', async (request) => {
+        const { version } = parseInput(versionQuery, request.query);
+        const bundle = await bundleAt(version);
+        return { version: bundle.version, consumers: bundle.consumers };
+      });
+
+      admin.put('/consumers/:consumerId', async (request, reply) => {
+        const { consumerId } = parseInput(consumerParams, request.params);
+        const body = parseInput(changeEnvelope.extend(consumerInput.shape), request.body);
+        const result = await change(request, body, `consumer ${consumerId} set`, (content) => ({
+          ...content,
+          consumers: [
+            ...content.consumers.filter((c) => c.consumerId !== consumerId),
+            { consumerId, displayName: body.displayName, member: body.member, purposes: body.purposes },
+          ],
+        }));
+        return reply.status(201).send(result);
+      });
+
+      admin.get('/grants', async (request) => {
+        const { version } = parseInput(versionQuery, request.query);
+        const bundle = await bundleAt(version);
+        return { version: bundle.version, grants: bundle.grants.map(presentGrant) };
+      });
+
+      admin.put('/grants/:consumerId/:purpose', async (request, reply) => {
+        const { consumerId, purpose } = parseInput(grantParams, request.params);
+        const body = parseInput(changeEnvelope.extend(grantInput.shape), request.body);
+        const grant: Grant = {
+          consumerId,
+          purpose,
+          fields: body.fields,
+          legalBasis: body.legalBasis,
+          expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+          window: body.window,
+        };
+        const result = await change(request, body, `grant ${consumerId}/${purpose} set`, (content) => ({
+          ...content,
+          grants: [
+            ...content.grants.filter((g) => !(g.consumerId === consumerId && g.purpose === purpose)),
+            grant,
+          ],
+        }));
+        return reply.status(201).send(result);
+      });
+
+      admin.delete('/grants/:consumerId/:purpose', async (request, reply) => {
+        const { consumerId, purpose } = parseInput(grantParams, request.params);
+        const body = parseInput(changeEnvelope, request.body);
+        const result = await change(request, body, `grant ${consumerId}/${purpose} removed`, (content) => {
+          const matches = (g: Grant) => g.consumerId === consumerId && g.purpose === purpose;
+          if (!content.grants.some(matches)) throw new NotFoundError(`no grant ${consumerId}/${purpose}`);
+          return { ...content, grants: content.grants.filter((g) => !matches(g)) };
+        });
+        return reply.status(201).send(result);
+      });
+
+      admin.get('/policies', async (request) => {
+        const { version } = parseInput(versionQuery, request.query);
+        const bundle = await bundleAt(version);
+        return {
+          version: bundle.version,
+          policyIds: Object.keys(checkPolicies(bundle.policies).policies),
+          policies: bundle.policies,
+        };
+      });
+
+      admin.put('/policies', async (request, reply) => {
+        const body = parseInput(
+          changeEnvelope.extend({ policies: z.string().min(1).max(500_000) }),
+          request.body,
+        );
+        const result = await change(request, body, 'policies replaced', (content) => ({
+          ...content,
+          policies: body.policies,
+        }));
+        return reply.status(201).send(result);
+      });
+
+      admin.post('/policies/validate', async (request) => {
+        const body = parseInput(z.object({ policies: z.string().min(1).max(500_000) }), request.body);
+        const { policies, problems } = checkPolicies(body.policies);
+        return { valid: problems.length === 0, policyIds: Object.keys(policies), problems };
+      });
+
+      admin.post('/dry-run', async (request) => {
+        const body = parseInput(
+          z.object({
+            version: z.number().int().positive().optional(),
+            at: z.iso.datetime({ offset: true }).optional(),
+            request: decisionRequestSchema,
+          }),
+          request.body,
+        );
+        const version = body.version ?? (await activeVersion(pool));
+        if (version === null) throw new NotFoundError('no policy version is active');
+        const compiled = await runtime.compiled(version);
+        const at = body.at ? new Date(body.at) : deps.clock();
+        const result = decideFields(compiled, body.request, at, deps.timeZone, true);
+        return {
+          policyVersion: version,
+          at: at.toISOString(),
+          context: result.context,
+          fields: result.fields.map((f, i) => ({ ...f, explain: result.explanations?.[i] ?? {} })),
+        };
+      });
+    },
+    { prefix: '/admin/v1' },
+  );
+}
+
+function presentGrant(g: Grant) {
+  return {
+    ...g,
+    window: g.window ? { start: formatClockTime(g.window.start), end: formatClockTime(g.window.end) } : null,
+  };
+}
+
+function presentBundle(bundle: PolicyBundle) {
+  return { ...bundle, grants: bundle.grants.map(presentGrant) };
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
+import { z } from 'zod';
+import { parseInput } from '@ndx/service-kit';
+import type { CallerAuth } from './caller-auth.ts';
+import { decideFields } from './decision-engine.ts';
+import type { FieldDecision } from './policy-model.ts';
+import type { PolicyRuntime } from './policy-runtime.ts';
+
+/** The body of POST /v1/decisions. Field names are not checked here: an unknown field is a DENY. */
+export const decisionRequestSchema = z.object({
+  consumerId: z.string().min(1).max(200),
+  purpose: z.string().min(1).max(200),
+  subjectId: z.string().min(1).max(200).nullable().optional(),
+  fields: z
+    .array(
+      z.object({
+        providerKey: z.string().min(1).max(200),
+        schemaId: z.string().min(1).max(200),
+        field: z.string().min(1).max(300),
+      }),
+    )
+    .max(1000),
+});
+
+export interface DecisionResponse {
+  decisionId: string;
+  policyVersion: number;
+  decidedAt: string;
+  fields: FieldDecision[];
+}
+
+/** POST /v1/decisions: a decision per field for one consumer, purpose and data subject. */
+export function decisionRoutes(
+  app: FastifyInstance,
+  deps: { auth: CallerAuth; runtime: PolicyRuntime; clock: () => Date; timeZone: string },
+): void {
+  const fieldDecisions = new Counter({
+    name: 'pdp_field_decisions_total',
+    help: 'Field decisions made, by outcome',
+    labelNames: ['decision'] as const,
+    registers: [app.metrics.registry],
+  });
+
+  app.post(
+    '/v1/decisions',
+    { preHandler: deps.auth.decisionCaller },
+    async (request): Promise<DecisionResponse> => {
+      const body = parseInput(decisionRequestSchema, request.body);
+      const compiled = deps.runtime.active();
+      const at = deps.clock();
+      const { fields } = decideFields(compiled, body, at, deps.timeZone);
+      const decisionId = randomUUID();
+      const counts = { PERMIT: 0, DENY: 0, CONSENT_REQUIRED: 0 };
+      for (const f of fields) counts[f.decision]++;
+      for (const [decision, n] of Object.entries(counts)) if (n > 0) fieldDecisions.inc({ decision }, n);
+      request.log.info(
+        {
+          decisionId,
+          caller: request.caller?.clientId,
+          consumerId: body.consumerId,
+          purpose: body.purpose,
+          policyVersion: compiled.version,
+          ...counts,
+        },
+        'policy decision',
+      );
+      return { decisionId, policyVersion: compiled.version, decidedAt: at.toISOString(), fields };
+    },
+  );
+}
