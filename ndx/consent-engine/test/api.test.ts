@@ -9,7 +9,7 @@ import {
   startHarness,
   type Harness,
 } from './support/harness.ts';
-import { citizenAccessToken } from './support/http-flow.ts';
+import { citizenAccessToken } from '@ndx/identity-provider/testing-browser';
 
 const fields: {
   providerKey: string;

@@ -1,19 +1,163 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import { createAuditWriter, migrateAudit } from '@ndx/audit';
+import {
+  createClientCredentialsSource,
+  createHttpService,
+  createPool,
+  createTokenVerifier,
+  httpCall,
+  isDatabaseReachable,
+  type Logger,
+} from '@ndx/service-kit';
 import type { Config } from './config.ts';
+import { loadFlConfig, resolveProviderSecrets, type FlConfig, type ProviderConfig } from './fl-config.ts';
+import { createConsentClient, createPolicyClient } from './gate-clients.ts';
+import { registerGraphQLRoute } from './graphql-route.ts';
+import { createOeMetrics } from './oe-metrics.ts';
+import { createQueryPlanner } from './planner.ts';
+import { defaultBreakerOptions, ProviderClient, type ProviderAuth } from './provider-client.ts';
+import { assertSchemaMatchesProviders, loadProviderSchemas } from './schema-check.ts';
+import { loadUnifiedSchema } from './schema.ts';
 
 export const SERVICE_NAME = 'orchestration-engine';
-export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
-/** Builds the Orchestration Engine (GraphQL API) as a Fastify instance; its database is migrated first. */
-export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
+type Env = Record<string, string | undefined>;
+
+/**
+ * Builds the Orchestration Engine: checks the unified schema against every provider's schema
+ * (refusing to start on a mismatch), then wires consumer auth, limits, planner, PDP and CE gating,
+ * provider clients with breakers, and the audit log.
+ */
+export async function buildApp(
+  config: Config,
+  logger: Logger,
+  env: Env = process.env,
+): Promise<FastifyInstance> {
+  const flConfig = loadFlConfig(config.FL_CONFIG_PATH, { env });
+  const { schema } = loadUnifiedSchema(config.UNIFIED_SCHEMA_PATH);
+  assertSchemaMatchesProviders(
+    schema,
+    flConfig,
+    await loadProviderSchemas(flConfig, { prefer: config.SCHEMA_CHECK }),
+  );
+  const providerSecrets = resolveProviderSecrets(flConfig, env);
+
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
-  return createHttpService({
+  await migrateAudit(pool, logger);
+  const audit = createAuditWriter(pool, logger);
+
+  const fudiTokens = (resource: string) =>
+    createClientCredentialsSource({
+      tokenUrl: `${flConfig.services.fudiIssuer}/token`,
+      clientId: config.OE_CLIENT_ID,
+      clientSecret: config.OE_CLIENT_SECRET,
+      resource,
+    });
+  const gateTimeout = config.GATE_TIMEOUT_MS;
+  const policy = createPolicyClient({
+    baseUrl: flConfig.services.policyDecisionPoint,
+    tokens: fudiTokens(config.PDP_AUDIENCE),
+    timeoutMs: gateTimeout,
+  });
+  const consent = createConsentClient({
+    baseUrl: flConfig.services.consentEngine,
+    tokens: fudiTokens(config.CONSENT_AUDIENCE),
+    timeoutMs: gateTimeout,
+  });
+
+  const app = createHttpService({
     name: SERVICE_NAME,
     logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
+    bodyLimitBytes: flConfig.limits.maxBodyBytes,
+    readinessChecks: {
+      database: () => isDatabaseReachable(pool),
+      policyDecisionPoint: () => isUp(`${flConfig.services.policyDecisionPoint}/health`),
+      consentEngine: () => isUp(`${flConfig.services.consentEngine}/health`),
+    },
+    onClose: async () => {
+      await audit.close();
+      await pool.end();
+    },
   });
+  const metrics = createOeMetrics(app.metrics.registry);
+  const breakerOptions = {
+    ...defaultBreakerOptions,
+    resetTimeoutMs: config.BREAKER_RESET_MS,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+  };
+  const providers = new Map(
+    flConfig.providers.map((provider) => [
+      provider.providerKey,
+      new ProviderClient(
+        {
+          key: provider.providerKey,
+          url: provider.graphqlUrl,
+          timeoutMs: provider.timeoutMs,
+          auth: providerAuth(provider, providerSecrets.get(provider.providerKey) ?? '', flConfig),
+        },
+        logger,
+        breakerOptions,
+        (state) => metrics.breakerChanged(provider.providerKey, state),
+      ),
+    ]),
+  );
+  for (const key of providers.keys()) metrics.breakerChanged(key, 'closed');
+
+  await registerGraphQLRoute(app, {
+    schema,
+    flConfig,
+    verifier: createTokenVerifier({
+      issuer: flConfig.services.fudiIssuer,
+      audience: config.NDX_API_AUDIENCE,
+    }),
+    pipeline: {
+      planner: createQueryPlanner({ schema, argMappings: flConfig.argMappings }),
+      policy,
+      consent,
+      providers,
+      audit,
+      metrics,
+      logger,
+    },
+    introspection: config.GRAPHQL_INTROSPECTION,
+    serverTiming: config.SERVER_TIMING,
+  });
+  return app;
+}
+
+function providerAuth(provider: ProviderConfig, secret: string, flConfig: FlConfig): ProviderAuth {
+  const auth = provider.auth;
+  switch (auth.type) {
+    case 'api-key':
+      return { type: 'apiKey', header: auth.header, value: secret };
+    case 'oauth2-client-credentials':
+      return {
+        type: 'bearer',
+        tokens: createClientCredentialsSource({
+          tokenUrl: auth.tokenUrl,
+          clientId: auth.clientId,
+          clientSecret: secret,
+          ...(auth.scope ? { scope: auth.scope } : {}),
+        }),
+      };
+    case 'fudi-client-credentials':
+      return {
+        type: 'bearer',
+        tokens: createClientCredentialsSource({
+          tokenUrl: `${flConfig.services.fudiIssuer}/token`,
+          clientId: auth.clientId,
+          clientSecret: secret,
+          resource: auth.resource,
+          ...(auth.scope ? { scope: auth.scope } : {}),
+        }),
+      };
+  }
+}
+
+async function isUp(url: string): Promise<boolean> {
+  try {
+    return (await httpCall(url, { timeoutMs: 1_500 })).status === 200;
+  } catch {
+    return false;
+  }
 }

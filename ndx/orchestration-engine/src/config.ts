@@ -4,6 +4,26 @@ import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
 export const configSchema = z.object({
   ...baseServiceConfig(4000),
   DATABASE_URL: configFields.databaseUrl(),
+  /** Path of fl-config.json (default: the repository's). */
+  FL_CONFIG_PATH: z.string().optional(),
+  /** Path of the unified schema (default: ndx/schema.graphql). */
+  UNIFIED_SCHEMA_PATH: z.string().optional(),
+  /** This service's FUDI client (client credentials toward PDP, CE and providers that trust FUDI). */
+  OE_CLIENT_ID: z.string().min(1).default('orchestration-engine'),
+  OE_CLIENT_SECRET: configFields.secret(),
+  /** Audience of consumer tokens. */
+  NDX_API_AUDIENCE: z.string().min(1).default('urn:ndx:api'),
+  PDP_AUDIENCE: z.string().min(1).default('urn:ndx:pdp'),
+  CONSENT_AUDIENCE: z.string().min(1).default('urn:ndx:consent'),
+  /** Where provider schemas come from at start-up: pinned files (offline) or the providers' live SDL. */
+  SCHEMA_CHECK: z.enum(['pinned', 'live']).default('pinned'),
+  /** Introspection (and field suggestions) on: local development only. */
+  GRAPHQL_INTROSPECTION: configFields.boolean(false),
+  /** Adds a Server-Timing header with per-stage timings (development). */
+  SERVER_TIMING: configFields.boolean(false),
+  GATE_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+  BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
+  BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().positive().default(4),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -72,6 +72,15 @@ const flConfigSchema = z
       policyDecisionPoint: httpUrl,
       consentEngine: httpUrl,
     }),
+    /** Consumers' default purpose, used when a request carries no NDX-Purpose header. */
+    consumers: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a client id'),
+        z.strictObject({
+          defaultPurpose: z.string().regex(/^[a-z][a-z0-9-]{1,63}$/, 'must be a purpose code'),
+        }),
+      )
+      .default({}),
     limits: z.strictObject({
       maxDepth: z.number().int().min(1).max(50),
       maxAliases: z.number().int().min(0).max(1000),
@@ -153,6 +162,7 @@ export interface FlConfig {
   providers: ProviderConfig[];
   argMappings: ArgMapping[];
   services: RawFlConfig['services'];
+  consumers: RawFlConfig['consumers'];
   limits: RawFlConfig['limits'];
 }
 
@@ -229,7 +239,7 @@ export function parseFlConfig(input: unknown, options: FlConfigOptions = {}): Fl
       providerArgument,
     };
   });
-  return { providers, argMappings, services, limits: raw.limits };
+  return { providers, argMappings, services, consumers: raw.consumers, limits: raw.limits };
 }
 
 /** Reads and parses fl-config.json (FL_CONFIG_PATH or the repository root's). */

@@ -11,3 +11,5 @@ export * from './lifecycle.ts';
 export * from './token-verifier.ts';
 export * from './client-credentials.ts';
 export * from './api-key.ts';
+export * from './nic.ts';
+export * from './html.ts';

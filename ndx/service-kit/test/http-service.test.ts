@@ -65,7 +65,13 @@ describe('graceful shutdown', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
-      if (await fetch(`${base}/health`).then(() => true, () => false)) break;
+      if (
+        await fetch(`${base}/health`).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const inFlight = fetch(`${base}/slow`).then((r) => r.json());
@@ -106,7 +112,9 @@ describe('trace context', () => {
       const body = (await response.json()) as { traceparent: string };
       expect(body.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
       expect(body.traceparent).not.toContain('00f067aa0ba902b7');
-      const requestLines = lines.filter((l) => l.msg === 'calling downstream' || l.msg === 'request completed');
+      const requestLines = lines.filter(
+        (l) => l.msg === 'calling downstream' || l.msg === 'request completed',
+      );
       expect(requestLines.length).toBeGreaterThanOrEqual(2);
       for (const line of requestLines) expect(line.traceId).toBe(traceId);
       for (const line of lines) expect(line.traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -151,7 +159,9 @@ describe('errors and metrics', () => {
         body: '{"name":""}',
       });
       expect(bad.status).toBe(400);
-      expect(await bad.json()).toMatchObject({ error: { code: 'BAD_REQUEST', details: { issues: [{ path: 'name' }] } } });
+      expect(await bad.json()).toMatchObject({
+        error: { code: 'BAD_REQUEST', details: { issues: [{ path: 'name' }] } },
+      });
 
       const malformed = await fetch(`${url}/things`, {
         method: 'POST',
@@ -168,7 +178,9 @@ describe('errors and metrics', () => {
       expect(JSON.parse(boomBody)).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
 
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      expect(metrics).toMatch(/http_requests_total\{method="GET",route="\/missing",status_code="404",service="errors-test"\} 1/);
+      expect(metrics).toMatch(
+        /http_requests_total\{method="GET",route="\/missing",status_code="404",service="errors-test"\} 1/,
+      );
       expect(metrics).toMatch(/http_request_duration_seconds_bucket\{.*route="\/boom".*\}/);
     } finally {
       await app.close();

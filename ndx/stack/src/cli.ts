@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { startStack } from './launcher.ts';
+import { services, type ServiceName } from './services.ts';
 import { examples } from './examples.ts';
 
 const HELP = `Usage: ./init.sh [options]
@@ -13,7 +14,8 @@ stops every service and PostgreSQL.
 Options:
   --reset        wipe the local data (.data/) before starting: databases are recreated and reseeded
   --docker       run the stack with docker compose instead (needs a Docker engine)
-  --quiet        do not print the services' JSON log lines (they still go to .data/logs/)
+  --quiet        do not print the services' JSON log lines
+  --only a,b     start only these services and what they depend on (e.g. --only orchestration-engine)
   -h, --help     this text
 
 Environment:
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     options: {
       reset: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
     portOffset: offset,
     databaseUrl: process.env.DATABASE_URL,
     reset: values.reset,
+    only: values.only ? parseServiceNames(values.only) : undefined,
     logLevel: process.env.LOG_LEVEL ?? 'info',
     print: say,
     printServiceLog: values.quiet ? () => undefined : (line) => console.log(line),
@@ -90,6 +94,18 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+function parseServiceNames(list: string): ServiceName[] {
+  const known = new Set<string>(services.map((s) => s.name));
+  const names = list
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length)
+    throw new Error(`--only: unknown service ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  return names as ServiceName[];
 }
 
 main().catch((err: unknown) => {

@@ -42,7 +42,9 @@ function main(): void {
       .join(','),
   };
   writeEnvFile(join(outDir, 'postgres.env'), provision);
-  writeEnvFile(join(outDir, 'apisix.env'), { APISIX_OIDC_CLIENT_SECRET: secrets.get('fudi.client.apisix-gateway') });
+  writeEnvFile(join(outDir, 'apisix.env'), {
+    APISIX_OIDC_CLIENT_SECRET: secrets.get('fudi.client.apisix-gateway'),
+  });
   secrets.save();
   console.log(`wrote ${services.length + 2} env files to ${outDir}`);
 }

@@ -33,6 +33,8 @@ export interface StackOptions {
   reset?: boolean;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Start only these services and what they depend on (default: all). */
+  only?: ServiceName[];
   /** Where progress and prefixed service logs go. */
   print: (line: string) => void;
   /** Where service log lines go (defaults to print). */
@@ -66,7 +68,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ServiceName,
     number
   >;
-  for (const service of services) {
+  const selected = withDependencies(options.only);
+  for (const service of selected) {
     if (!(await isPortFree(ports[service.name]))) {
       throw new Error(
         `port ${ports[service.name]} is already in use; ${service.name} needs it (stop what holds it, or set NDX_PORT_OFFSET)`,
@@ -106,7 +109,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       print('using PostgreSQL at DATABASE_URL');
     }
 
-    const databases = services.filter((s) => s.database).map((s) => s.database as string);
+    const databases = selected.filter((s) => s.database).map((s) => s.database as string);
     const databaseUrls = await provisionDatabases(
       adminUrl,
       databases.map((database) => ({
@@ -129,10 +132,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       },
       secret: (name) => secrets.get(name),
     };
-    const envs = new Map(services.map((s) => [s.name, serviceEnv(s, context)]));
+    const envs = new Map(selected.map((s) => [s.name, serviceEnv(s, context)]));
     secrets.save();
 
-    for (const wave of startWaves()) {
+    for (const wave of startWaves(selected)) {
       await Promise.all(
         wave.map(async (service) => {
           const cwd = join(options.repoRoot, service.dir);
@@ -169,18 +172,32 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
       );
     }
-    return { context, services, postgresAdminUrl: adminUrl, stop };
+    return { context, services: selected, postgresAdminUrl: adminUrl, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
+/** The named services and, transitively, everything they depend on (all services when none named). */
+function withDependencies(names: ServiceName[] | undefined): ServiceDefinition[] {
+  if (!names) return [...services];
+  const wanted = new Set<ServiceName>();
+  const visit = (name: ServiceName) => {
+    if (wanted.has(name)) return;
+    wanted.add(name);
+    for (const dependency of services.find((s) => s.name === name)?.dependsOn ?? []) visit(dependency);
+  };
+  names.forEach(visit);
+  return services.filter((s) => wanted.has(s.name));
+}
+
 function serviceEnv(service: ServiceDefinition, context: StackContext): Record<string, string> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
       (e): e is [string, string] =>
-        e[1] !== undefined && /^(PATH|HOME|LANG|LC_.*|TZ|NODE_.*|TMPDIR|SEED_CITIZENS|SYNTHETIC_SEED)$/.test(e[0]),
+        e[1] !== undefined &&
+        /^(PATH|HOME|LANG|LC_.*|TZ|NODE_.*|TMPDIR|SEED_CITIZENS|SYNTHETIC_SEED)$/.test(e[0]),
     ),
   );
   return {

@@ -1,0 +1,137 @@
+import type { DocumentNode } from 'graphql';
+import { AuditUnavailableError, type AuditWriter } from '@ndx/audit';
+import { NdxError, type Logger } from '@ndx/service-kit';
+import { auditRecordsFor } from './audit-record.ts';
+import type { Consumer } from './consumer-auth.ts';
+import { fetchReleased, type FetchResult } from './fetching.ts';
+import type { ConsentClient, PolicyClient } from './gate-clients.ts';
+import { gateQuery, GateUnavailableError, type GateResult } from './gating.ts';
+import type { OeMetrics } from './oe-metrics.ts';
+import { mergeResults, type UnifiedError } from './planner-merge.ts';
+import type { QueryPlan, QueryPlanner } from './planner.ts';
+import type { ProviderClient } from './provider-client.ts';
+
+export interface PipelineDeps {
+  planner: QueryPlanner;
+  policy: PolicyClient;
+  consent: ConsentClient;
+  providers: ReadonlyMap<string, ProviderClient>;
+  audit: AuditWriter;
+  metrics: OeMetrics;
+  logger: Logger;
+}
+
+export interface PipelineRequest {
+  document: DocumentNode;
+  source: string;
+  operationName: string | undefined;
+  variables: Record<string, unknown> | undefined;
+  consumer: Consumer;
+  traceId: string;
+  /** Stage timings in ms; the pipeline adds its own (validate is filled in before). */
+  timings: Record<string, number>;
+}
+
+export interface PipelineResponse {
+  status: number;
+  data: Record<string, unknown> | null | undefined;
+  errors: UnifiedError[];
+}
+
+/**
+ * One query, stage by stage: plan → PDP → CE → fetch released fields → merge → audit. The audit
+ * record is committed before anything is returned; if it cannot be, no data is returned (fail closed).
+ */
+export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Promise<PipelineResponse> {
+  const timed = async <T>(stage: string, work: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const ms = performance.now() - started;
+      request.timings[stage] = (request.timings[stage] ?? 0) + ms;
+      deps.metrics.stageDuration.observe({ stage }, ms / 1000);
+    }
+  };
+
+  let plan: QueryPlan;
+  let gate: GateResult;
+  try {
+    plan = await timed('plan', () =>
+      deps.planner.plan({
+        document: request.document,
+        source: request.source,
+        operationName: request.operationName,
+        variables: request.variables,
+      }),
+    );
+    gate = await timed('gate', () => gateQuery(plan, request.consumer, deps));
+  } catch (err) {
+    if (err instanceof GateUnavailableError) {
+      deps.logger.error({ err: err.cause, code: err.code }, err.message);
+      return errorResponse(err.httpStatus, err.code, err.message);
+    }
+    if (err instanceof NdxError && err.httpStatus < 500) {
+      deps.metrics.queries.inc({ outcome: 'REJECTED' });
+      return errorResponse(err.httpStatus, err.code, err.message, err.details);
+    }
+    throw err;
+  }
+  request.timings['pdp'] = gate.timings.pdpMs;
+  request.timings['ce'] = gate.timings.ceMs;
+
+  const fetched: FetchResult = await timed('fetch', () => fetchReleased(plan, gate.released, deps.providers));
+  for (const call of fetched.calls) {
+    request.timings[`provider.${call.providerKey}`] = call.outcome.latencyMs;
+    deps.metrics.providerDuration.observe({ provider: call.providerKey }, call.outcome.latencyMs / 1000);
+    deps.metrics.providerCalls.inc({
+      provider: call.providerKey,
+      outcome: call.outcome.ok ? 'ok' : call.outcome.failure,
+    });
+  }
+
+  const merged = await timed('merge', () =>
+    mergeResults(plan, { outcomes: fetched.outcomes, withheld: (leaf) => gate.withheld.get(leaf.id) }),
+  );
+
+  const records = auditRecordsFor({
+    traceId: request.traceId,
+    consumer: request.consumer,
+    operationName: request.operationName,
+    plan,
+    gate,
+    fetch: fetched,
+    timings: request.timings,
+  });
+  try {
+    await timed('audit', () => Promise.all(records.map((record) => deps.audit.append(record))));
+  } catch (err) {
+    deps.logger.error({ err }, 'audit record could not be written; releasing nothing');
+    deps.metrics.queries.inc({ outcome: 'AUDIT_UNAVAILABLE' });
+    const code = err instanceof AuditUnavailableError ? 'AUDIT_UNAVAILABLE' : 'AUDIT_UNAVAILABLE';
+    return errorResponse(
+      503,
+      code,
+      'the access could not be recorded in the audit log, so no data was released',
+    );
+  }
+  for (const record of records) {
+    deps.metrics.queries.inc({ outcome: record.outcome });
+    deps.metrics.fieldDecisions.inc({ result: 'released' }, record.fieldsReleased?.length ?? 0);
+    for (const w of record.fieldsWithheld ?? []) deps.metrics.fieldDecisions.inc({ result: w.reason });
+  }
+  return { status: 200, data: merged.data, errors: merged.errors };
+}
+
+function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+): PipelineResponse {
+  return {
+    status,
+    data: status >= 500 ? null : undefined,
+    errors: [{ message, extensions: { code, ...details } }],
+  };
+}

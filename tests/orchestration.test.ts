@@ -1,0 +1,324 @@
+import { SignJWT, generateKeyPair } from 'jose';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '@ndx/audit';
+import { demoCitizens } from '@ndx/synthetic-data';
+import { decideInPortal } from './support/consent-portal.ts';
+import { startTestStack, type TestStack } from './support/test-stack.ts';
+
+const [amara, bwalya, , daliso, esther, faith] = demoCitizens as typeof demoCitizens &
+  Array<(typeof demoCitizens)[0]>;
+
+const PASSPORT_QUERY = `query Passport($nic: ID!) {
+  personInfo(nic: $nic) {
+    fullName name otherNames address profession dateOfBirth sex
+    birthInfo { birthRegistrationNumber birthPlace district }
+  }
+}`;
+
+interface GraphQLError {
+  message: string;
+  path?: (string | number)[];
+  extensions: { code: string; consentId?: string; consentPortalUrl?: string; [k: string]: unknown };
+}
+interface GraphQLAnswer {
+  status: number;
+  data?: { personInfo?: Record<string, unknown> | null; [k: string]: unknown } | null;
+  errors?: GraphQLError[];
+}
+
+let t: TestStack;
+let passportToken: string;
+let redirectUri: string;
+
+async function graphql(
+  body: unknown,
+  token: string | null = passportToken,
+  headers: Record<string, string> = {},
+) {
+  const response = await fetch(`${t.url('orchestration-engine')}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const answer = (await response.json()) as Omit<GraphQLAnswer, 'status'>;
+  return { status: response.status, ...answer } as GraphQLAnswer;
+}
+
+const passportQuery = (nic: string) => graphql({ query: PASSPORT_QUERY, variables: { nic } });
+const codesByPath = (answer: GraphQLAnswer) =>
+  Object.fromEntries((answer.errors ?? []).map((e) => [(e.path ?? []).join('.'), e.extensions.code]));
+
+async function approveAll(person: Citizen): Promise<void> {
+  const first = await passportQuery(person.nic);
+  const pending = first.errors?.find((e) => e.extensions.code === 'CONSENT_REQUIRED');
+  if (!pending) return;
+  const result = await decideInPortal({
+    consentPortalUrl: pending.extensions.consentPortalUrl!,
+    redirectUri,
+    nic: person.nic,
+    password: person.password,
+    decision: 'approve-all',
+  });
+  expect(result.status).toBe('ACTIVE');
+}
+
+beforeAll(async () => {
+  t = await startTestStack({ only: ['orchestration-engine'] });
+  passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
+  redirectUri = `${t.url('passport-app')}/consent/return`;
+}, 240_000);
+
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('the passport query through NDX', () => {
+  it('without consent: every personal field is CONSENT_REQUIRED with a portal URL that leads to FUDI sign-in', async () => {
+    const answer = await passportQuery(bwalya.nic);
+    expect(answer.status).toBe(200);
+    expect(answer.data?.personInfo).toMatchObject({ fullName: null, name: null, dateOfBirth: null });
+    const consentErrors = answer.errors!.filter((e) => e.extensions.code === 'CONSENT_REQUIRED');
+    expect(consentErrors.map((e) => e.path!.join('.')).sort()).toEqual(
+      [
+        'personInfo.address',
+        'personInfo.birthInfo.birthPlace',
+        'personInfo.birthInfo.birthRegistrationNumber',
+        'personInfo.birthInfo.district',
+        'personInfo.dateOfBirth',
+        'personInfo.fullName',
+        'personInfo.name',
+        'personInfo.otherNames',
+        'personInfo.profession',
+        'personInfo.sex',
+      ].sort(),
+    );
+    const { consentId, consentPortalUrl } = consentErrors[0]!.extensions;
+    expect(consentPortalUrl).toBe(`${t.url('consent-engine')}/consent/${consentId}`);
+    expect(new Set(consentErrors.map((e) => e.extensions.consentId))).toEqual(new Set([consentId]));
+    const portal = await fetch(consentPortalUrl!, { redirect: 'manual' });
+    expect(portal.status).toBeGreaterThanOrEqual(300);
+    expect(portal.status).toBeLessThan(400);
+
+    const again = await passportQuery(bwalya.nic);
+    expect(again.errors!.find((e) => e.extensions.code === 'CONSENT_REQUIRED')!.extensions.consentId).toBe(
+      consentId,
+    );
+  });
+
+  it('after the citizen approves in the portal, the same query returns the merged RGD and DRP record', async () => {
+    await approveAll(bwalya);
+    const answer = await passportQuery(bwalya.nic);
+    expect(answer.status).toBe(200);
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data!.personInfo).toMatchObject({
+      name: bwalya.birthName,
+      fullName: bwalya.drpFullName,
+      dateOfBirth: bwalya.dateOfBirth,
+      sex: bwalya.sex,
+    });
+    const person = answer.data!.personInfo as Record<string, unknown>;
+    expect(person['address']).toEqual(expect.any(String));
+    expect((person['birthInfo'] as Record<string, unknown>)['birthRegistrationNumber']).toEqual(
+      expect.any(String),
+    );
+  });
+
+  it('a field the consumer was never granted is FORBIDDEN while the other fields are returned', async () => {
+    const answer = await graphql({
+      query: 'query($nic: ID!) { personInfo(nic: $nic) { name ownedVehicles { regNo make } } }',
+      variables: { nic: bwalya.nic },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.data!.personInfo).toEqual({ name: bwalya.birthName, ownedVehicles: null });
+    expect(codesByPath(answer)).toEqual({ 'personInfo.ownedVehicles': 'FORBIDDEN' });
+  });
+
+  it('approving a subset releases only those fields, and the rest stay CONSENT_REQUIRED', async () => {
+    const first = await passportQuery(esther.nic);
+    const pending = first.errors!.find((e) => e.extensions.code === 'CONSENT_REQUIRED')!;
+    const decided = await decideInPortal({
+      consentPortalUrl: pending.extensions.consentPortalUrl!,
+      redirectUri,
+      nic: esther.nic,
+      password: esther.password,
+      decision: { approve: ['rgd/abc-212/getPersonInfo.fullName', 'rgd/abc-212/getPersonInfo.dateOfBirth'] },
+    });
+    expect(decided.status).toBe('ACTIVE');
+    const answer = await passportQuery(esther.nic);
+    expect(answer.data!.personInfo).toMatchObject({
+      name: esther.birthName,
+      dateOfBirth: esther.dateOfBirth,
+      fullName: null,
+    });
+    const codes = codesByPath(answer);
+    expect(codes['personInfo.fullName']).toBe('CONSENT_REQUIRED');
+    expect(codes['personInfo.name']).toBeUndefined();
+    const newRequest = answer.errors!.find((e) => e.extensions.code === 'CONSENT_REQUIRED')!.extensions
+      .consentId;
+    expect(newRequest).not.toBe(decided.consentId);
+  });
+
+  it('a citizen missing from one registry gets that registry’s fields as null and the others filled', async () => {
+    await approveAll(faith);
+    const answer = await passportQuery(faith.nic);
+    expect(answer.status).toBe(200);
+    expect(answer.data!.personInfo).toMatchObject({ name: faith.birthName, fullName: null, address: null });
+    expect(answer.errors).toBeUndefined();
+  });
+
+  it('a revoked consent stops the very next query', async () => {
+    const before = await passportQuery(bwalya.nic);
+    expect(before.errors).toBeUndefined();
+    const operator = await t.clientToken('ndx-operator', 'urn:ndx:consent', 'admin');
+    const check = await fetch(`${t.url('consent-engine')}/v1/consents/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        citizenId: bwalya.nic,
+        consumerId: 'passport-app',
+        purpose: 'passport-application',
+        fields: [{ providerKey: 'rgd', schemaId: 'abc-212', field: 'getPersonInfo.fullName' }],
+      }),
+    });
+    const { consentId } = (await check.json()) as { consentId: string };
+    const revoke = await fetch(`${t.url('consent-engine')}/v1/consents/${consentId}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(revoke.status).toBe(200);
+    const after = await passportQuery(bwalya.nic);
+    expect(codesByPath(after)['personInfo.name']).toBe('CONSENT_REQUIRED');
+  });
+});
+
+describe('callers and input NDX refuses', () => {
+  it('no token, a forged token, a token for another audience: 401 UNAUTHENTICATED', async () => {
+    const query = { query: '{ personInfo(nic: "199560201234") { name } }' };
+    const missing = await graphql(query, null);
+    expect(missing.status).toBe(401);
+    expect(missing.errors![0]!.extensions.code).toBe('UNAUTHENTICATED');
+
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ client_id: 'passport-app' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'forged' })
+      .setIssuer(t.url('identity-provider'))
+      .setAudience('urn:ndx:api')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    expect((await graphql(query, forged)).status).toBe(401);
+
+    const forPdp = await t.clientToken('orchestration-engine', 'urn:ndx:pdp');
+    expect((await graphql(query, forPdp)).status).toBe(401);
+    expect((await graphql(query, 'not.a.jwt')).status).toBe(401);
+  });
+
+  it('malformed GraphQL, unknown fields, mutations and batches are 400 before any provider is called', async () => {
+    const parse = await graphql({ query: '{ personInfo(nic: "199560201234") { name ' });
+    expect(parse.status).toBe(400);
+    expect(parse.errors![0]!.extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+
+    const unknown = await graphql({ query: '{ personInfo(nic: "199560201234") { salary } }' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.errors![0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    const mutation = await graphql({ query: 'mutation { deleteEverything }' });
+    expect(mutation.status).toBe(400);
+
+    const batch = await graphql([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    expect(batch.status).toBe(400);
+
+    const notJson = await graphql('{"query": ');
+    expect(notJson.status).toBe(400);
+  });
+
+  it('an invalid NIC is BAD_USER_INPUT', async () => {
+    const answer = await passportQuery('12345');
+    expect(answer.status).toBe(400);
+    expect(answer.errors![0]!.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('too deep, too many aliases and too large are refused', async () => {
+    const deep = await graphql({
+      query:
+        '{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }',
+    });
+    expect(deep.status).toBe(400);
+    expect(JSON.stringify(deep.errors)).toMatch(/depth/i);
+
+    const aliases = Array.from(
+      { length: 20 },
+      (_, i) => `a${i}: personInfo(nic: "199560201234") { name }`,
+    ).join(' ');
+    const many = await graphql({ query: `{ ${aliases} }` });
+    expect(many.status).toBe(400);
+    expect(JSON.stringify(many.errors)).toMatch(/alias/i);
+
+    const tokens = await graphql({ query: `{ ${'__typename '.repeat(1_200)}}` });
+    expect(tokens.status).toBe(400);
+    expect(tokens.errors![0]!.message).toMatch(/tokens/);
+
+    const huge = await graphql({
+      query: `{ personInfo(nic: "199560201234") { name } } # ${'x'.repeat(70_000)}`,
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.errors![0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('a consumer with no grant for personal data gets FORBIDDEN on every field, and no consent request', async () => {
+    const police = await t.clientToken('traffic-police-app', 'urn:ndx:api');
+    const answer = await graphql({ query: PASSPORT_QUERY, variables: { nic: daliso.nic } }, police);
+    expect(answer.status).toBe(200);
+    const codes = Object.values(codesByPath(answer));
+    expect(codes.length).toBeGreaterThan(5);
+    expect(new Set(codes)).toEqual(new Set(['FORBIDDEN']));
+  });
+});
+
+describe('the audit trail', () => {
+  it('holds an intact hash chain after 1,000 queries, and finds a tampered record', async () => {
+    await approveAll(amara);
+    const small = {
+      query: 'query($nic: ID!) { personInfo(nic: $nic) { name } }',
+      variables: { nic: amara.nic },
+    };
+    let done = 0;
+    const worker = async () => {
+      while (done < 1_000) {
+        done++;
+        const answer = await graphql(small);
+        expect(answer.data?.personInfo).toEqual({ name: amara.birthName });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+
+    const admin = new pg.Pool({
+      connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit'),
+    });
+    try {
+      const verified = await verifyChain(admin);
+      expect(verified.ok).toBe(true);
+      expect(verified.count).toBeGreaterThanOrEqual(1_000);
+      const { rows } = await admin.query(
+        `SELECT count(*)::int AS n FROM audit_log WHERE citizen_id = $1 AND consumer_id = 'passport-app' AND outcome = 'SUCCESS'`,
+        [amara.nic],
+      );
+      expect(rows[0].n).toBeGreaterThanOrEqual(1_000);
+
+      const victim = Math.floor(verified.count / 2);
+      await admin.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
+      await admin.query(`UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = $1`, [victim]);
+      await admin.query('ALTER TABLE audit_log ENABLE TRIGGER USER');
+      const broken = await verifyChain(admin);
+      expect(broken.ok).toBe(false);
+      expect(broken.firstBrokenId).toBe(victim);
+    } finally {
+      await admin.end();
+    }
+  }, 300_000);
+});
