@@ -6,8 +6,13 @@ import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from './support/consent-portal.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
-const [amara, bwalya, , daliso, esther, faith] = demoCitizens as typeof demoCitizens &
-  Array<(typeof demoCitizens)[0]>;
+type Citizen = (typeof demoCitizens)[number];
+const citizen = (nic: string): Citizen => demoCitizens.find((c) => c.nic === nic)!;
+const amara = citizen('199560201234');
+const bwalya = citizen('852321234V');
+const daliso = citizen('783345678V');
+const esther = citizen('199066604567');
+const faith = citizen('200360207777');
 
 const PASSPORT_QUERY = `query Passport($nic: ID!) {
   personInfo(nic: $nic) {
