@@ -2,7 +2,10 @@ import type { StackWiring } from '@ndx/stack';
 
 /** How ./init.sh wires consent-engine to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
+  // A documented demo record: Daliso Phiri has consented to the passport app (docs/demo-citizens.md).
+  prepareScript: 'src/seed-demo-consent.ts',
   env: (ctx) => ({
+    CONSENT_DEMO_CITIZEN: '783345678V',
     FUDI_ISSUER: ctx.url('identity-provider'),
     CONSENT_AUDIENCE: 'urn:ndx:consent',
     CONSENT_PORTAL_PUBLIC_URL: ctx.url('consent-engine'),

@@ -45,6 +45,7 @@ export interface RunningStack {
   context: StackContext;
   services: readonly ServiceDefinition[];
   postgresAdminUrl: string;
+  secretsFile: string;
   stop: () => Promise<void>;
 }
 
@@ -62,7 +63,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     print(`reset: removing ${dataDir}`);
     await rm(dataDir, { recursive: true, force: true });
   }
-  const secrets = new SecretStore(options.secretsFile ?? join(options.repoRoot, '.secrets', 'secrets.json'));
+  const secretsFile = options.secretsFile ?? join(options.repoRoot, '.secrets', 'secrets.json');
+  const secrets = new SecretStore(secretsFile);
 
   const ports = Object.fromEntries(services.map((s) => [s.name, s.defaultPort + offset])) as Record<
     ServiceName,
@@ -172,7 +174,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
       );
     }
-    return { context, services: selected, postgresAdminUrl: adminUrl, stop };
+    return { context, services: selected, postgresAdminUrl: adminUrl, secretsFile, stop };
   } catch (err) {
     await stop();
     throw err;

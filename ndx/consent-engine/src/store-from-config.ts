@@ -1,0 +1,16 @@
+import type { Pool } from '@ndx/service-kit';
+import type { Config } from './config.ts';
+import { ConsentStore, systemClock, type Clock } from './consent-store.ts';
+
+/** The consent store as configured by the service's environment. */
+export function createConsentStore(config: Config, pool: Pool, clock: Clock = systemClock): ConsentStore {
+  return new ConsentStore({
+    pool,
+    clock,
+    consumers: config.CONSENT_CONSUMERS,
+    purposes: config.CONSENT_PURPOSES,
+    durations: config.CONSENT_DURATIONS,
+    pendingTtlSeconds: config.CONSENT_PENDING_TTL_SECONDS,
+    noticeVersion: config.CONSENT_NOTICE_VERSION,
+  });
+}
