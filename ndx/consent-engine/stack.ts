@@ -1,4 +1,4 @@
-import type { StackWiring } from '@ndx/stack';
+import type { StackContext, StackWiring } from '@ndx/stack';
 
 /** How ./init.sh wires consent-engine to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {
@@ -25,5 +25,19 @@ export const stackWiring: StackWiring = {
         redirectUris: [],
       },
     }),
+    ...auditDatabase(ctx),
   }),
 };
+
+/**
+ * The citizen's access log reads the audit database (owned by the orchestration engine). It is
+ * provisioned only when the orchestration engine is part of the stack (`--only` may leave it out);
+ * without it the access log page says it is unavailable.
+ */
+function auditDatabase(ctx: StackContext): { AUDIT_DATABASE_URL?: string } {
+  try {
+    return { AUDIT_DATABASE_URL: ctx.databaseUrl('ndx_audit') };
+  } catch {
+    return {};
+  }
+}

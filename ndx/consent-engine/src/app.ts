@@ -9,6 +9,7 @@ import {
   type Logger,
   type TokenVerifier,
 } from '@ndx/service-kit';
+import { accessLogRoutes, createAccessLogReader } from './access-log-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { createApiAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
@@ -69,16 +70,28 @@ export async function buildApp(
   });
 
   await app.register(apiRoutes({ store, auth, portalUrl: (id) => `${publicUrl}/consent/${id}` }));
+  const agencyOf = (providerKey: string) =>
+    Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
+      ? config.CONSENT_PROVIDERS[providerKey]!
+      : providerKey;
   await app.register(
     portalRoutes({
       store,
       sessions,
       publicUrl,
       logger,
-      agencyOf: (providerKey) =>
-        Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
-          ? config.CONSENT_PROVIDERS[providerKey]!
-          : providerKey,
+      agencyOf,
+      pages: [
+        accessLogRoutes({
+          reader: config.AUDIT_DATABASE_URL
+            ? createAccessLogReader(config.AUDIT_DATABASE_URL, logger)
+            : undefined,
+          store,
+          purposes: config.CONSENT_PURPOSES,
+          agencyOf,
+          pageSize: config.ACCESS_LOG_PAGE_SIZE,
+        }),
+      ],
       oidc: createPortalOidc({
         issuer: config.FUDI_ISSUER,
         clientId: config.CONSENT_PORTAL_CLIENT_ID,

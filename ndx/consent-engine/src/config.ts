@@ -128,6 +128,14 @@ export const configSchema = z.object({
   /** Version of the consent notice text the portal shows; recorded with each decision. */
   CONSENT_NOTICE_VERSION: z.string().min(1).default('2026-01'),
   CONSENT_SESSION_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
+  /** The audit database (ndx_audit), read only for the citizen's access log; unset = the log shows as unavailable. */
+  AUDIT_DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .pipe(configFields.databaseUrl().optional()),
+  /** Accesses per page of the access log (/consent/mine/access). */
+  ACCESS_LOG_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(20),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -20,6 +20,17 @@ export interface PortalOptions {
   /** Agency name for a provider key. */
   agencyOf: (providerKey: string) => string;
   logger: Logger;
+  /** More portal pages, registered inside the portal (its cookies, headers and error pages apply). */
+  pages?: ((portal: PortalKit) => (app: FastifyInstance) => Promise<void>)[];
+}
+
+/** What a page module registered through `pages` gets: the portal's session, sign-in and page helpers. */
+export interface PortalKit {
+  sessionOf(request: FastifyRequest): Promise<PortalSession | undefined>;
+  /** Starts FUDI sign-in and comes back to returnTo (a /consent path) afterwards. */
+  signIn(reply: FastifyReply, returnTo: string): Promise<FastifyReply>;
+  page(reply: FastifyReply, status: number, body: string): FastifyReply;
+  contextOf(session: PortalSession | undefined): PageContext;
 }
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
@@ -145,15 +156,8 @@ export function portalRoutes(options: PortalOptions) {
       return page(reply, 200, consentListPage(items, contextOf(session), notice));
     });
 
-    app.get('/consent/mine/access', async (request, reply) => {
-      const session = await sessionOf(request);
-      if (!session?.citizenId) return signIn(reply, '/consent/mine/access');
-      return page(
-        reply,
-        200,
-        messagePage('Who accessed my data', 'The access log is not available yet.', contextOf(session)),
-      );
-    });
+    const kit: PortalKit = { sessionOf, signIn, page, contextOf };
+    for (const pagePlugin of options.pages ?? []) await app.register(pagePlugin(kit));
 
     app.post('/consent/mine/:id/revoke', async (request, reply) => {
       const session = await requireCsrf(request, request.body);

@@ -19,6 +19,8 @@ export interface Harness {
   ce: FastifyInstance;
   /** The CE's base URL (also its CONSENT_PORTAL_PUBLIC_URL). */
   url: string;
+  /** The CE's own (test) database. */
+  databaseUrl: string;
   /** A fresh orchestration-engine service token for the CE's audience. */
   oeToken(): Promise<string>;
   stop(): Promise<void>;
@@ -31,6 +33,8 @@ export async function startHarness(
     consumers?: Record<string, ConsumerInfo>;
     /** The stack registers consent-portal as a public client (PKCE only); the CE also supports a confidential one. */
     portalClient?: 'public' | 'confidential';
+    /** More CE environment (e.g. AUDIT_DATABASE_URL). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const fudi = await startTestIdentityProvider();
@@ -67,6 +71,7 @@ export async function startHarness(
       CONSENT_CITIZEN_CLIENTS: `consent-portal,${CITIZEN_TEST_CLIENT}`,
       CONSENT_CONSUMERS: JSON.stringify(options.consumers ?? defaultConsumers),
       CONSENT_SWEEP_INTERVAL_SECONDS: '0',
+      ...options.env,
     });
     const ce = await buildApp(
       config,
@@ -79,6 +84,7 @@ export async function startHarness(
       fudi,
       ce,
       url,
+      databaseUrl: database.url,
       oeToken: () => fudi.clientCredentialsToken(oe, AUDIENCE),
       stop: async () => {
         await ce.close();
