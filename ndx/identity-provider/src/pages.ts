@@ -1,13 +1,8 @@
 /** Server-rendered, accessible HTML for FUDI's sign-in, sign-out and error pages (no scripts). */
 
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+import { escapeHtml } from '@ndx/service-kit';
+
+export { escapeHtml };
 
 /** Security headers for every page FUDI renders itself. */
 export const PAGE_HEADERS: Record<string, string> = {

@@ -13,3 +13,4 @@ export * from './client-credentials.ts';
 export * from './api-key.ts';
 export * from './nic.ts';
 export * from './html.ts';
+export * from './secret-hash.ts';

@@ -1,43 +1,9 @@
 import type { ConsentField, ConsentRecord } from '../consent-store.ts';
 import { fieldKey } from '../consent-store.ts';
+import { SafeHtml as Raw, html } from '@ndx/service-kit';
 
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
-/** Tagged template: interpolated values are escaped unless wrapped in raw(). */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Raw {
-  let out = strings[0] ?? '';
-  values.forEach((value, i) => {
-    out += render(value) + (strings[i + 1] ?? '');
-  });
-  return new Raw(out);
-}
-
-export class Raw {
-  readonly value: string;
-  constructor(value: string) {
-    this.value = value;
-  }
-  toString(): string {
-    return this.value;
-  }
-}
-
-const render = (value: unknown): string =>
-  value instanceof Raw
-    ? value.value
-    : Array.isArray(value)
-      ? value.map(render).join('')
-      : value === undefined || value === null || value === false
-        ? ''
-        : escapeHtml(value);
+// Escaping is the kit's: one implementation for every server-rendered page in NDX.
+export { escapeHtml, html, SafeHtml as Raw } from '@ndx/service-kit';
 
 export interface PageContext {
   citizenId?: string | null | undefined;
