@@ -13,7 +13,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/scripts/**', '**/bin/**', '**/cli/**', '**/cli.ts', 'bench/**', '**/*-cli.ts', 'ndx/stack/src/compose-env.ts'],
+    files: [
+      '**/scripts/**',
+      '**/bin/**',
+      '**/cli/**',
+      '**/cli.ts',
+      'bench/**',
+      '**/*-cli.ts',
+      'ndx/stack/src/compose-env.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
 );

@@ -28,6 +28,7 @@ const citizen = (nic: string) => {
 const amara = citizen('199560201234');
 const bwalya = citizen('852321234V');
 const esther = citizen('199066604567');
+const chipo = citizen('200150500789');
 
 let workDir: string;
 let stack: RunningStack;
@@ -193,10 +194,11 @@ describe('the passport journey in a real browser', () => {
 
   it('5. Amara opens her access log on the portal and sees the passport app’s access', async () => {
     const { page } = journey!;
-    await page.goto(`${portalUrl}/consent/mine/access`);
+    const response = await page.goto(`${portalUrl}/consent/mine/access`);
     await shot(page, '07-access-log');
+    expect(response?.status(), 'the portal serves /consent/mine/access').toBe(200);
     const text = await page.locator('main').innerText();
-    expect(text).toMatch(/passport/i);
+    expect(text).toMatch(/DIE Passport application/);
     expect(text).toMatch(/passport-application|passport application/i);
   });
 
@@ -270,7 +272,8 @@ describe('when things do not go to plan', () => {
   it('a different citizen signing in is refused by the portal', async () => {
     const { context, page } = await newPage();
     try {
-      await startApplication(page, esther.nic);
+      // Chipo Zulu's application; Bwalya Mwansa signs in.
+      await startApplication(page, chipo.nic);
       await page.getByRole('button', { name: 'Continue to the consent portal' }).click();
       await signInAtFudi(page, bwalya.nic, bwalya.password);
       await page.waitForURL((url) => url.href.startsWith(`${portalUrl}/consent/`));

@@ -1,3 +1,4 @@
+import { NIC_PATTERN } from '@ndx/service-kit';
 import { BadUserInputError } from './errors.ts';
 
 /** A format an argument must have; a mismatch is a `BAD_USER_INPUT` error naming the argument. */
@@ -9,7 +10,7 @@ export interface ArgumentRule {
 
 /** Farajaland NIC, old format (9 digits and V or X) or new format (12 digits). */
 export const nicRule: ArgumentRule = {
-  pattern: /^(\d{9}[VX]|\d{12})$/,
+  pattern: NIC_PATTERN,
   description: 'a NIC: 9 digits followed by V or X, or 12 digits',
 };
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { NIC_PATTERN } from '@ndx/service-kit';
 
 /** Version of the canonical serialisation; stored per record so a future format can coexist. */
 export const AUDIT_FORMAT_VERSION = 1;
@@ -8,7 +9,7 @@ export const AUDIT_FORMAT_VERSION = 1;
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** Farajaland NIC: old format 9 digits + V/X, new format 12 digits. */
-export const NIC_PATTERN = /^(?:\d{9}[VX]|\d{12})$/;
+export { NIC_PATTERN };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

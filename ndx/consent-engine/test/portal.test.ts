@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amara, bwalya, call, startHarness, type Harness } from './support/harness.ts';
-import { browse, CookieJar, csrfOf, submitFudiLogin, type Landing } from '@ndx/identity-provider/testing-browser';
+import {
+  browse,
+  CookieJar,
+  csrfOf,
+  submitFudiLogin,
+  type Landing,
+} from '@ndx/identity-provider/testing-browser';
 
 const RETURN = 'http://127.0.0.1:9/consent/return';
 const consumers = {

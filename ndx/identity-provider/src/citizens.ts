@@ -1,6 +1,7 @@
 import { authenticator } from 'otplib';
 import type { Pool } from '@ndx/service-kit';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
+import { NIC_PATTERN } from '@ndx/service-kit';
 
 export interface CitizenInput {
   nic: string;
@@ -17,7 +18,7 @@ export interface Citizen {
 }
 
 /** Old (9 digits + V/X) and new (12 digits) Farajaland NIC formats. */
-export const NIC_PATTERN = /^(\d{9}[VX]|\d{12})$/;
+export { NIC_PATTERN };
 
 /** Upper-cases and strips spaces, so `852321234v` and `852 321 234V` sign in as `852321234V`. */
 export function normalizeNic(input: string): string {

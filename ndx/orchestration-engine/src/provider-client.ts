@@ -128,7 +128,8 @@ export class ProviderClient {
         attempts: answer.attempts,
       };
     } catch (err) {
-      if (this.breaker.opened && (err as { code?: string }).code === 'EOPENBREAKER') {
+      // Open, or half-open with its one trial call still in flight: either way the breaker refused.
+      if ((err as { code?: string }).code === 'EOPENBREAKER') {
         return {
           ok: false,
           code: 'PROVIDER_UNAVAILABLE',

@@ -1,5 +1,5 @@
 import type { DocumentNode } from 'graphql';
-import { AuditUnavailableError, type AuditWriter } from '@ndx/audit';
+import type { AuditWriter } from '@ndx/audit';
 import { NdxError, type Logger } from '@ndx/service-kit';
 import { auditRecordsFor } from './audit-record.ts';
 import type { Consumer } from './consumer-auth.ts';
@@ -79,6 +79,9 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   }
   request.timings['pdp'] = gate.timings.pdpMs;
   request.timings['ce'] = gate.timings.ceMs;
+  // PDP and CE each as their own stage in metrics too (the 'gate' stage is both together).
+  if (gate.timings.pdpMs > 0) deps.metrics.stageDuration.observe({ stage: 'pdp' }, gate.timings.pdpMs / 1000);
+  if (gate.timings.ceMs > 0) deps.metrics.stageDuration.observe({ stage: 'ce' }, gate.timings.ceMs / 1000);
 
   const fetched: FetchResult = await timed('fetch', () => fetchReleased(plan, gate.released, deps.providers));
   for (const call of fetched.calls) {
@@ -108,10 +111,9 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   } catch (err) {
     deps.logger.error({ err }, 'audit record could not be written; releasing nothing');
     deps.metrics.queries.inc({ outcome: 'AUDIT_UNAVAILABLE' });
-    const code = err instanceof AuditUnavailableError ? 'AUDIT_UNAVAILABLE' : 'AUDIT_UNAVAILABLE';
     return errorResponse(
       503,
-      code,
+      'AUDIT_UNAVAILABLE',
       'the access could not be recorded in the audit log, so no data was released',
     );
   }

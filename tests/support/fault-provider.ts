@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+
+/**
+ * How the fault provider answers:
+ * - `healthy`: proxies every request to the real provider (`upstream`);
+ * - `reset`: accepts the connection and request, then destroys the socket (a connection error);
+ * - `slow`: waits `slowMs` before proxying (a provider slower than its timeout);
+ * - `http-500`: HTTP 500 with a plain-text body;
+ * - `invalid-json`: HTTP 200, `content-type: application/json`, a body that is not JSON;
+ * - `not-graphql`: HTTP 200 with JSON that is not a GraphQL response.
+ * `down()` stops listening altogether, so connections are refused; `up()` listens again on the same port.
+ */
+export type FaultMode = 'healthy' | 'reset' | 'slow' | 'http-500' | 'invalid-json' | 'not-graphql';
+
+export interface FaultProvider {
+  /** Base URL, to put in PROVIDER_URL_<KEY>. */
+  readonly url: string;
+  readonly mode: FaultMode;
+  setMode(mode: FaultMode, options?: { slowMs?: number }): void;
+  /** Requests that reached this server (in any mode) whose path starts with `pathPrefix` (default /graphql). */
+  requests(pathPrefix?: string): number;
+  resetCounts(): void;
+  /** Stops listening: connections are refused until `up()`. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'proxy-connection',
+  'te',
+  'trailer',
+]);
+
+/**
+ * A real loopback HTTP server standing in front of a real provider, switchable between healthy
+ * (a transparent proxy) and the ways providers fail. Counts the requests that reach it.
+ */
+export async function startFaultProvider(options: { upstream: string }): Promise<FaultProvider> {
+  const upstream = options.upstream.replace(/\/+$/, '');
+  let mode: FaultMode = 'healthy';
+  let slowMs = 1_000;
+  const counts: string[] = [];
+
+  const proxy = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const answer = await request(`${upstream}${req.url ?? '/'}`, {
+      method: (req.method ?? 'GET') as 'GET',
+      headers,
+      body: body.length ? body : undefined,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const text = Buffer.from(await answer.body.arrayBuffer());
+    const contentType = answer.headers['content-type'];
+    res.writeHead(answer.statusCode, {
+      ...(contentType ? { 'content-type': String(contentType) } : {}),
+      'content-length': text.length,
+    });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    counts.push(req.url ?? '/');
+    if (mode === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    switch (mode) {
+      case 'http-500':
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+        return;
+      case 'invalid-json':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": {"person": {"fullName": ');
+        return;
+      case 'not-graphql':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('["not", "a", "graphql", "response"]');
+        return;
+      case 'slow': {
+        const waited = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), slowMs);
+          res.once('close', () => {
+            clearTimeout(timer);
+            resolve(false);
+          });
+        });
+        if (!waited || res.destroyed) return;
+        await proxy(req, res, body);
+        return;
+      }
+      case 'healthy':
+        await proxy(req, res, body);
+        return;
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(502, { 'content-type': 'text/plain' }).end(`fault provider: ${err.message}`);
+      } else res.destroy();
+    });
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (server.listening) return resolve();
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get mode() {
+      return mode;
+    },
+    setMode: (next, opts = {}) => {
+      mode = next;
+      if (opts.slowMs !== undefined) slowMs = opts.slowMs;
+    },
+    requests: (pathPrefix = '/graphql') => counts.filter((path) => path.startsWith(pathPrefix)).length,
+    resetCounts: () => {
+      counts.length = 0;
+    },
+    down: close,
+    up: () => listen(port),
+    stop: close,
+  };
+}
