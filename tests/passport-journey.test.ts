@@ -2,7 +2,8 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '@ndx/service-kit/testing-chromium';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretStore, startStack, type RunningStack } from '@ndx/stack';
 import { demoCitizens } from '@ndx/synthetic-data';
@@ -116,18 +117,7 @@ beforeAll(async () => {
   portalUrl = stack.context.url('consent-engine');
   fudiUrl = stack.context.url('identity-provider');
   dieDb = new pg.Pool({ connectionString: stack.context.databaseUrl('die'), max: 2 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {

@@ -182,6 +182,18 @@ describe('citizen sign-in with authorization code + PKCE through the login form'
     expect(decodeJwt(renewed.access_token)).toMatchObject({ sub: amara.nic, aud: 'urn:ndx:consent' });
     const current = renewed.refresh_token ?? refreshToken;
 
+    // Another client cannot revoke the citizen's token: only the client it was issued to may.
+    const other = await fudi.addServiceClient({ clientId: 'someone-else', resources: ['urn:ndx:api'] });
+    const otherClient = await oidc.discovery(
+      new URL(fudi.issuer),
+      other.clientId,
+      other.clientSecret,
+      undefined,
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    await oidc.tokenRevocation(otherClient, current).catch(() => undefined);
+    expect((await oidc.tokenIntrospection(portal, current)).active).toBe(true);
+
     await oidc.tokenRevocation(portal, current);
     expect((await oidc.tokenIntrospection(portal, current)).active).toBe(false);
     await expect(oidc.refreshTokenGrant(portal, current)).rejects.toMatchObject({ error: 'invalid_grant' });
