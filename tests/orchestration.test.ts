@@ -109,6 +109,14 @@ describe('the passport query through NDX', () => {
     expect(portal.status).toBeGreaterThanOrEqual(300);
     expect(portal.status).toBeLessThan(400);
 
+    const operator = await t.clientToken('ndx-operator', 'urn:ndx:consent', 'admin');
+    const record = await fetch(`${t.url('consent-engine')}/v1/consents/${consentId}`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    const shown = ((await record.json()) as { fields: { field: string; displayName: string }[] }).fields;
+    expect(shown.find((f) => f.field === 'getPersonInfo.fullName')?.displayName).toBe('Name at birth');
+    expect(shown.find((f) => f.field === 'person.fullName')?.displayName).toBe('Full name');
+
     const again = await passportQuery(bwalya.nic);
     expect(again.errors!.find((e) => e.extensions.code === 'CONSENT_REQUIRED')!.extensions.consentId).toBe(
       consentId,

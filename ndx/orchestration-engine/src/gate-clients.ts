@@ -8,6 +8,12 @@ export interface FieldRef {
   field: string;
 }
 
+/** A field as the citizen is asked about it (display name and description from the PDP's field metadata). */
+export interface DescribedField extends FieldRef {
+  displayName?: string | undefined;
+  description?: string | undefined;
+}
+
 export type FieldDecision = 'PERMIT' | 'DENY' | 'CONSENT_REQUIRED';
 
 const decisionResponse = z.object({
@@ -20,6 +26,8 @@ const decisionResponse = z.object({
       field: z.string(),
       decision: z.enum(['PERMIT', 'DENY', 'CONSENT_REQUIRED']),
       policyIds: z.array(z.string()).default([]),
+      displayName: z.string().optional(),
+      description: z.string().optional(),
     }),
   ),
 });

@@ -129,7 +129,12 @@ async function gateSubject(
       if (!coverage.covered) {
         const missingFields = coverage.missingFields.length ? coverage.missingFields : needConsent;
         for (const f of missingFields) missing.add(fieldKey(f));
-        const pending = await clients.consent.requestConsent({ ...request, fields: missingFields });
+        // The citizen is shown each field as the PDP's metadata describes it.
+        const described = missingFields.map((f) => {
+          const meta = decision.fields.find((d) => fieldKey(d) === fieldKey(f));
+          return { ...f, displayName: meta?.displayName, description: meta?.description };
+        });
+        const pending = await clients.consent.requestConsent({ ...request, fields: described });
         gate.pendingConsent = { consentId: pending.consentId, consentPortalUrl: pending.consentPortalUrl };
       }
     } catch (err) {

@@ -146,7 +146,19 @@ export function decideFields(
     }
     explanations.push({ read, readWithConsent: withConsent });
   }
-  return explain ? { fields, context, explanations } : { fields, context };
+  const described = fields.map((f) => withMetadata(compiled, f));
+  return explain ? { fields: described, context, explanations } : { fields: described, context };
+}
+
+/** Adds the field's display name and description (what the citizen is shown when asked for consent). */
+function withMetadata(compiled: CompiledPolicy, decision: FieldDecision): FieldDecision {
+  const metadata = compiled.fields.get(fieldKey(decision))?.metadata;
+  if (!metadata) return decision;
+  return {
+    ...decision,
+    displayName: metadata.displayName,
+    ...(metadata.description ? { description: metadata.description } : {}),
+  };
 }
 
 function unique(ids: string[]): string[] {

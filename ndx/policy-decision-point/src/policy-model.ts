@@ -63,6 +63,9 @@ export interface FieldDecision extends FieldRef {
   decision: Decision;
   policyIds: string[];
   reason: DecisionReason;
+  /** From the field's metadata, when the field is known: what a citizen is shown when asked for consent. */
+  displayName?: string;
+  description?: string;
 }
 
 export interface DecisionRequest {

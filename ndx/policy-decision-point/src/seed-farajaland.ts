@@ -33,7 +33,7 @@ const rgdFields: Row[] = [
     'confidential',
     true,
   ],
-  ['getPersonInfo.fullName', 'Full name', 'Full name as registered at birth', 'confidential', true],
+  ['getPersonInfo.fullName', 'Name at birth', 'Full name as registered at birth', 'confidential', true],
   ['getPersonInfo.dateOfBirth', 'Date of birth', 'Date of birth as registered', 'confidential', true],
   ['getPersonInfo.birthPlace', 'Place of birth', 'Place of birth as registered', 'confidential', true],
   [

@@ -37,20 +37,33 @@ describe('POST /v1/decisions', () => {
         decision: 'CONSENT_REQUIRED',
         policyIds: ['personal-data-needs-consent', 'grant'],
         reason: 'CONSENT_REQUIRED',
+        displayName: 'Name at birth',
+        description: 'Full name as registered at birth',
       },
       {
         ...drp('person.permanentAddress'),
         decision: 'CONSENT_REQUIRED',
         policyIds: ['personal-data-needs-consent', 'grant'],
         reason: 'CONSENT_REQUIRED',
+        displayName: 'Permanent address',
+        description: 'Permanent residential address',
       },
       {
         ...rgd('getPersonInfo.motherNic'),
         decision: 'DENY',
         policyIds: ['personal-data-needs-consent'],
         reason: 'NOT_GRANTED',
+        displayName: "Mother's NIC",
+        description: "Mother's NIC on the birth record",
       },
-      { ...dmt('vehicle.make'), decision: 'DENY', policyIds: [], reason: 'NOT_GRANTED' },
+      {
+        ...dmt('vehicle.make'),
+        decision: 'DENY',
+        policyIds: [],
+        reason: 'NOT_GRANTED',
+        displayName: 'Make',
+        description: 'Make of a registered vehicle',
+      },
     ]);
   });
 
