@@ -1,5 +1,5 @@
 # One image for every NDX service; the service to run is chosen by the working directory (see docker-compose.yml).
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY ndx ./ndx

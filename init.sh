@@ -10,7 +10,7 @@ for arg in "$@"; do
         echo "init: --docker needs a running Docker engine; none answers here. Run ./init.sh without --docker." >&2
         exit 1
       fi
-      source scripts/use-node22.sh
+      source scripts/use-node.sh
       [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
       node ndx/stack/src/compose-env.ts
       exec docker compose up --build
@@ -18,7 +18,7 @@ for arg in "$@"; do
   esac
 done
 
-source scripts/use-node22.sh
+source scripts/use-node.sh
 
 # Install dependencies when missing or when the lockfile changed since the last install.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

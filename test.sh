@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-source scripts/use-node22.sh
+source scripts/use-node.sh
 
 # Debian's Chromium for the browser tests (never a downloaded browser).
 if ! command -v chromium >/dev/null 2>&1; then

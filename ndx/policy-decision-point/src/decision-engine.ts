@@ -5,7 +5,7 @@ import {
   cedarDatetime,
   type CompiledPolicy,
 } from './policy-compiler.ts';
-import { fieldKey, type DecisionRequest, type FieldDecision } from './policy-model.ts';
+import { fieldKey, type DecisionRequest, type FieldDecision, type FieldRef } from './policy-model.ts';
 
 /** Local time of day and date in the policy time zone (Farajaland time). */
 export interface LocalTime {
@@ -78,22 +78,32 @@ export function decideFields(
   timeZone: string,
   explain = false,
 ): EvaluatedDecision {
-  const local = localTime(at, timeZone);
+  // Decisions are taken at one-second resolution, which makes them reusable within that second (see memo).
+  const second = Math.floor(at.getTime() / 1000);
+  const evaluatedAt = new Date(second * 1000);
+  const local = localTime(evaluatedAt, timeZone);
   const context: Record<string, cedar.CedarValueJson> = {
     purpose: request.purpose,
-    now: { __extn: { fn: 'datetime', arg: cedarDatetime(at) } },
+    now: { __extn: { fn: 'datetime', arg: cedarDatetime(evaluatedAt) } },
     minuteOfDay: local.minuteOfDay,
     date: local.date,
     dayOfWeek: local.dayOfWeek,
   };
   if (request.subjectId) context.subject = request.subjectId;
   const principal = compiled.principal(request.consumerId, request.purpose);
+  const answers = explain ? undefined : memoFor(compiled, second, timeZone);
+  const subjectKey = !request.subjectId ? '-' : compiled.readsSubject ? `s:${request.subjectId}` : 's';
   const fields: FieldDecision[] = [];
   const explanations: FieldExplanation[] = [];
 
   for (const ref of request.fields) {
-    const base = { providerKey: ref.providerKey, schemaId: ref.schemaId, field: ref.field };
-    const field = principal?.field(fieldKey(ref));
+    const key = fieldKey(ref);
+    const base = described(compiled, key, {
+      providerKey: ref.providerKey,
+      schemaId: ref.schemaId,
+      field: ref.field,
+    });
+    const field = principal?.field(key);
     if (!principal || !field) {
       fields.push({
         ...base,
@@ -104,32 +114,16 @@ export function decideFields(
       explanations.push({});
       continue;
     }
-    const entities = [principal.entity, field.entity];
-    const ask = (action: { type: string; id: string }): ActionExplanation => {
-      const answer = cedar.statefulIsAuthorized({
-        principal: principal.uid,
-        action,
-        resource: field.uid,
-        context,
-        preparsedPolicySetId: compiled.policySetId,
-        validateRequest: false,
-        entities,
-      });
-      if (answer.type === 'failure') {
-        return {
-          allowed: false,
-          determiningPolicies: [],
-          errors: answer.errors.map((e) => ({ policyId: '', message: e.message })),
-        };
-      }
-      const { decision, diagnostics } = answer.response;
-      return {
-        allowed: decision === 'allow',
-        determiningPolicies: diagnostics.reason,
-        errors: diagnostics.errors.map((e) => ({ policyId: e.policyId, message: e.error.message })),
-      };
+    const cedarCall = {
+      principal: principal.uid,
+      resource: field.uid,
+      context,
+      preparsedPolicySetId: compiled.policySetId,
+      entities: [principal.entity, field.entity],
     };
-
+    const memoPrefix = `${request.consumerId}\u0000${request.purpose}\u0000${key}\u0000${subjectKey}\u0000`;
+    const ask = (action: { type: string; id: string }): ActionExplanation =>
+      remembered(answers, memoPrefix + action.id, cedarCall, action);
     const read = ask(ACTION_READ);
     if (read.allowed) {
       fields.push({ ...base, decision: 'PERMIT', policyIds: read.determiningPolicies, reason: 'PERMITTED' });
@@ -146,19 +140,84 @@ export function decideFields(
     }
     explanations.push({ read, readWithConsent: withConsent });
   }
-  const described = fields.map((f) => withMetadata(compiled, f));
-  return explain ? { fields: described, context, explanations } : { fields: described, context };
+  return explain ? { fields, context, explanations } : { fields, context };
 }
 
-/** Adds the field's display name and description (what the citizen is shown when asked for consent). */
-function withMetadata(compiled: CompiledPolicy, decision: FieldDecision): FieldDecision {
-  const metadata = compiled.fields.get(fieldKey(decision))?.metadata;
-  if (!metadata) return decision;
-  return {
-    ...decision,
-    displayName: metadata.displayName,
-    ...(metadata.description ? { description: metadata.description } : {}),
-  };
+/** The field with its display name and description (what a citizen is shown when asked for consent). */
+function described(
+  compiled: CompiledPolicy,
+  key: string,
+  ref: FieldRef,
+): FieldRef & { displayName?: string; description?: string } {
+  const metadata = compiled.fields.get(key)?.metadata;
+  if (!metadata) return ref;
+  return metadata.description
+    ? { ...ref, displayName: metadata.displayName, description: metadata.description }
+    : { ...ref, displayName: metadata.displayName };
+}
+
+/**
+ * Cedar answers for the current second of one compiled version. Every input of a decision is in the key
+ * (consumer, purpose, field, action, whether there is a subject, and the subject itself when a policy reads
+ * it) or fixed for that second (the time context, the compiled policies and entities), so a remembered
+ * answer is exactly the one Cedar would give again.
+ */
+const MEMO_LIMIT = 20_000;
+const memo = { second: -1, version: '', answers: new Map<string, ActionExplanation>() };
+
+function memoFor(compiled: CompiledPolicy, second: number, timeZone: string): Map<string, ActionExplanation> {
+  const version = `${compiled.policySetId}\u0000${timeZone}`;
+  if (memo.second !== second || memo.version !== version) {
+    memo.second = second;
+    memo.version = version;
+    memo.answers = new Map();
+  }
+  return memo.answers;
+}
+
+interface CedarCall {
+  principal: cedar.EntityUid;
+  resource: cedar.EntityUid;
+  context: Record<string, cedar.CedarValueJson>;
+  preparsedPolicySetId: string;
+  entities: cedar.EntityJson[];
+}
+
+/** The remembered answer for key, or Cedar's (then remembered, within the memo's bound). */
+function remembered(
+  memo: Map<string, ActionExplanation> | undefined,
+  key: string,
+  call: CedarCall,
+  action: { type: string; id: string },
+): ActionExplanation {
+  if (memo !== undefined) {
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+  }
+  const explanation = evaluateAction(call, action);
+  if (memo !== undefined && memo.size < MEMO_LIMIT) memo.set(key, explanation);
+  return explanation;
+}
+
+function evaluateAction(call: CedarCall, action: { type: string; id: string }): ActionExplanation {
+  const answer = cedar.statefulIsAuthorized({
+    principal: call.principal,
+    action,
+    resource: call.resource,
+    context: call.context,
+    preparsedPolicySetId: call.preparsedPolicySetId,
+    validateRequest: false,
+    entities: call.entities,
+  });
+  if (answer.type === 'failure') {
+    const errors: ActionExplanation['errors'] = [];
+    for (const e of answer.errors) errors.push({ policyId: '', message: e.message });
+    return { allowed: false, determiningPolicies: [], errors };
+  }
+  const { decision, diagnostics } = answer.response;
+  const errors: ActionExplanation['errors'] = [];
+  for (const e of diagnostics.errors) errors.push({ policyId: e.policyId, message: e.error.message });
+  return { allowed: decision === 'allow', determiningPolicies: [...diagnostics.reason], errors };
 }
 
 function unique(ids: string[]): string[] {

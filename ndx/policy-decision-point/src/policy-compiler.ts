@@ -44,6 +44,8 @@ export interface CompiledPolicy {
   policyIds: string[];
   fields: Map<string, { metadata: FieldMetadata; entity: EntityJson; uid: EntityUid }>;
   consumers: Map<string, Consumer>;
+  /** True when some policy reads the data subject's value (not just `context has subject`). */
+  readsSubject: boolean;
   /** The entities of one consumer asking for one purpose; built on first use, then cached. */
   principal(consumerId: string, purpose: string): PrincipalView | undefined;
 }
@@ -59,6 +61,8 @@ export interface PrincipalView {
 }
 
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** `context.subject` or `context["subject"]`: a policy that depends on who the citizen is. */
+const READS_SUBJECT = /context\s*(\.\s*subject\b|\[\s*"subject"\s*\])/;
 const schemaPrepared = new Set<string>();
 let compileCounter = 0;
 
@@ -188,6 +192,7 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
     policyIds: Object.keys(policies),
     fields,
     consumers,
+    readsSubject: Object.values(policies).some((text) => READS_SUBJECT.test(text)),
     principal(consumerId, purpose) {
       const cacheKey = `${consumerId}\u0000${purpose}`;
       const cached = views.get(cacheKey);

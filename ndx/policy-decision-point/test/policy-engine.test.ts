@@ -301,3 +301,55 @@ describe('policy validation', () => {
     expect(() => compile(bad)).toThrow(PolicyInvalidError);
   });
 });
+
+describe('answers reused within one second', () => {
+  const passportFields = [
+    rgd('getPersonInfo.fullName'),
+    rgd('getPersonInfo.dateOfBirth'),
+    drp('person.profession'),
+  ];
+
+  it('give exactly what a fresh evaluation gives', () => {
+    const request: DecisionRequest = {
+      consumerId: 'passport-app',
+      purpose: 'passport-application',
+      subjectId: '199012345678',
+      fields: passportFields,
+    };
+    const fresh = decideFields(seed, request, DAY, ZONE, true).fields;
+    const first = decideFields(seed, request, DAY, ZONE).fields;
+    const reused = decideFields(seed, { ...request, subjectId: '852321234V' }, DAY, ZONE).fields;
+    expect(first).toEqual(fresh);
+    expect(reused).toEqual(fresh);
+  });
+
+  it('still tell citizens apart when a policy reads the data subject', () => {
+    const blocked = compile({
+      ...farajalandSeed,
+      policies: `${farajalandSeed.policies}
+@id("protected-citizen")
+forbid (principal, action, resource) when { context has subject && context.subject == "852321234V" };`,
+    });
+    const at = new Date('2026-03-10T08:00:05Z');
+    const other = decide({ subjectId: '199012345678', fields: passportFields }, at, blocked);
+    const protectedOne = decide({ subjectId: '852321234V', fields: passportFields }, at, blocked);
+    expect(other.map((f) => f.decision)).toEqual([
+      'CONSENT_REQUIRED',
+      'CONSENT_REQUIRED',
+      'CONSENT_REQUIRED',
+    ]);
+    expect(protectedOne.map((f) => f.decision)).toEqual(['DENY', 'DENY', 'DENY']);
+  });
+
+  it('do not outlive the second: a grant that expires is refused from the next second on', () => {
+    const expiring = compile(
+      withGrant(farajalandSeed, 'passport-app', 'passport-application', {
+        expiresAt: '2026-03-10T08:00:01.000Z',
+      }),
+    );
+    const before = decide({ fields: passportFields }, new Date('2026-03-10T08:00:00.400Z'), expiring);
+    const after = decide({ fields: passportFields }, new Date('2026-03-10T08:00:01.200Z'), expiring);
+    expect(before.every((f) => f.decision === 'CONSENT_REQUIRED')).toBe(true);
+    expect(after.every((f) => f.decision === 'DENY')).toBe(true);
+  });
+});
