@@ -15,7 +15,9 @@ const HELP = `FUDI operator CLI. Needs DATABASE_URL (the ndx_identity database).
   node src/cli.ts list-clients
   node src/cli.ts set-citizen --nic NIC --name NAME [--totp-secret BASE32]
         creates or resets a citizen account; the password is read from FUDI_CITIZEN_PASSWORD
-  node src/cli.ts rotate-keys                      new signing key; old keys stay published for 24 h
+  node src/cli.ts rotate-keys [--publish-seconds N]
+        a new signing key, published at once and signing after N seconds (default 900, longer than
+        verifiers cache the JWKS); the old key signs until then and stays published 24 h after
   node src/cli.ts list-keys
 
 A running FUDI picks up new clients at once and rotated keys within FUDI_KEY_REFRESH_SECONDS (60 s).`;
@@ -33,6 +35,7 @@ async function main(): Promise<number> {
       public: { type: 'boolean', default: false },
       nic: { type: 'string' },
       'totp-secret': { type: 'string' },
+      'publish-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -103,14 +106,22 @@ async function main(): Promise<number> {
         return 0;
       }
       case 'rotate-keys': {
-        const kid = await createSigningKeyStore(pool).rotate();
-        console.log(`new signing key ${kid}\nprevious keys stay in the JWKS for 24 hours`);
+        const publish = values['publish-seconds'];
+        const seconds = publish === undefined ? undefined : Number(publish);
+        if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < 0)) {
+          throw new Error('--publish-seconds must be a whole number of seconds');
+        }
+        const { kid, activatesAt } = await createSigningKeyStore(pool).rotate(seconds);
+        console.log(
+          `new signing key ${kid}\npublished now; it signs from ${activatesAt.toISOString()}\n` +
+            'the previous key signs until then and stays in the JWKS for 24 hours after',
+        );
         return 0;
       }
       case 'list-keys': {
         for (const k of await createSigningKeyStore(pool).list()) {
           console.log(
-            `${k.kid}  created ${k.createdAt.toISOString()}  ${k.retiredAt ? `retired ${k.retiredAt.toISOString()}` : 'ACTIVE'}`,
+            `${k.kid}  signs from ${k.activatesAt.toISOString()}  ${k.retiredAt ? `until ${k.retiredAt.toISOString()}` : ''}`,
           );
         }
         return 0;

@@ -8,18 +8,28 @@ const generate = promisify(generateKeyPair);
 /** How long a retired key stays published: longer than any token it signed lives (ID/access tokens). */
 export const RETIRED_KEY_RETENTION_SECONDS = 24 * 60 * 60;
 
+/**
+ * How long a new key is published before it signs: longer than verifiers cache FUDI's JWKS (the kit's
+ * verifier keeps it 10 minutes), so no verifier meets a token signed by a key it has not seen.
+ */
+export const KEY_PUBLISH_SECONDS = 15 * 60;
+
 export interface SigningKeyInfo {
   kid: string;
   createdAt: Date;
+  activatesAt: Date;
   retiredAt: Date | null;
 }
 
 export interface SigningKeyStore {
   /** Generates and stores a first key when there is no active one (first run). */
   ensureActiveKey(): Promise<void>;
-  /** A new active key; the previous ones are retired but stay in the JWKS for the retention period. */
-  rotate(): Promise<string>;
-  /** The private JWKs to sign and publish with: the active key first, then retired ones still kept. */
+  /**
+   * A new key, published at once and signing after publishSeconds; the current key signs until then and
+   * stays published for the retention period after.
+   */
+  rotate(publishSeconds?: number): Promise<{ kid: string; activatesAt: Date }>;
+  /** The private JWKs to publish, the one that signs now first; then keys not yet signing, and retired ones still kept. */
   currentKeys(): Promise<JWK[]>;
   list(): Promise<SigningKeyInfo[]>;
 }
@@ -64,25 +74,52 @@ export function createSigningKeyStore(
         client.release();
       }
     },
-    async rotate() {
+    async rotate(publishSeconds = KEY_PUBLISH_SECONDS) {
       const jwk = await newSigningKey();
-      await pool.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
-      return insert(jwk);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ at: Date }>(`SELECT now() + make_interval(secs => $1) AS at`, [
+          publishSeconds,
+        ]);
+        const activatesAt = rows[0]!.at;
+        await client.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [activatesAt]);
+        await client.query('INSERT INTO signing_keys (kid, private_jwk, activates_at) VALUES ($1, $2, $3)', [
+          jwk.kid,
+          JSON.stringify(jwk),
+          activatesAt,
+        ]);
+        await client.query('COMMIT');
+        return { kid: jwk.kid!, activatesAt };
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
     },
     async currentKeys() {
       const { rows } = await pool.query<{ private_jwk: JWK }>(
         `SELECT private_jwk FROM signing_keys
          WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
-         ORDER BY (retired_at IS NULL) DESC, created_at DESC`,
+         ORDER BY (activates_at <= now()) DESC, activates_at DESC`,
         [retentionSeconds],
       );
       return rows.map((r) => r.private_jwk);
     },
     async list() {
-      const { rows } = await pool.query<{ kid: string; created_at: Date; retired_at: Date | null }>(
-        'SELECT kid, created_at, retired_at FROM signing_keys ORDER BY created_at DESC',
-      );
-      return rows.map((r) => ({ kid: r.kid, createdAt: r.created_at, retiredAt: r.retired_at }));
+      const { rows } = await pool.query<{
+        kid: string;
+        created_at: Date;
+        activates_at: Date;
+        retired_at: Date | null;
+      }>('SELECT kid, created_at, activates_at, retired_at FROM signing_keys ORDER BY activates_at DESC');
+      return rows.map((r) => ({
+        kid: r.kid,
+        createdAt: r.created_at,
+        activatesAt: r.activates_at,
+        retiredAt: r.retired_at,
+      }));
     },
   };
 }

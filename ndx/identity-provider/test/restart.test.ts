@@ -107,7 +107,7 @@ describe('FUDI keeps its state in PostgreSQL', () => {
     expect(second.page.url).toMatch(/\?code=/);
 
     // rotation: a new key signs, the old one stays published so earlier tokens still verify
-    const newKid = await running!.keys.rotate();
+    const { kid: newKid } = await running!.keys.rotate(0);
     expect(await running!.reloadKeys()).toBe(true);
     expect(await publishedKids()).toEqual([newKid, ...kidsBefore]);
     const after = await oidc.refreshTokenGrant(portal, renewed.refresh_token ?? tokens.refresh_token!);
