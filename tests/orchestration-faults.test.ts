@@ -466,6 +466,11 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
     expect(answer.errors!.map((e) => e.extensions.code)).toEqual(['POLICY_UNAVAILABLE']);
     expectNoPersonalData(answer);
     expect(drp.requests()).toBe(0);
+    const record = await auditRecordOf(answer.traceId);
+    expect(record.outcome).toBe('ERROR');
+    expect(record.fieldsReleased).toEqual([]);
+    expect(record.fieldsWithheld.length).toBe(record.fieldsRequested.length);
+    expect(new Set(record.fieldsWithheld.map((f) => f.reason))).toEqual(new Set(['INTERNAL_ERROR']));
   });
 
   it('CE unreachable: 503 CONSENT_UNAVAILABLE and no data', async () => {
@@ -476,5 +481,10 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
     expect(answer.errors!.map((e) => e.extensions.code)).toEqual(['CONSENT_UNAVAILABLE']);
     expectNoPersonalData(answer);
     expect(drp.requests()).toBe(0);
+    const record = await auditRecordOf(answer.traceId);
+    expect(record.outcome).toBe('ERROR');
+    expect(record.fieldsReleased).toEqual([]);
+    expect(record.fieldsWithheld.length).toBe(record.fieldsRequested.length);
+    expect(new Set(record.fieldsWithheld.map((f) => f.reason))).toEqual(new Set(['INTERNAL_ERROR']));
   });
 });

@@ -9,8 +9,9 @@ import type { Withholding } from './planner-merge.ts';
 export interface SubjectGate {
   subjectId: string | null;
   leafIds: number[];
-  decisionId: string;
-  policyVersion: string;
+  /** Null when no decision was taken (the PDP could not be reached). */
+  decisionId: string | null;
+  policyVersion: string | null;
   consentId: string | undefined;
   /** A consent request the citizen still has to answer, when one was needed. */
   pendingConsent: { consentId: string; consentPortalUrl: string } | undefined;
@@ -49,6 +50,37 @@ export function subjectOfRoot(fieldName: string, args: Record<string, unknown>):
 
 const fieldKey = (f: { providerKey: string; field: string }) => `${f.providerKey} ${f.field}`;
 
+/** The planned leaves grouped by the data subject of their root field (the citizen, or null). */
+export function leavesByDataSubject(plan: QueryPlan): Map<string | null, PlannedLeaf[]> {
+  const subjectOfResponseKey = new Map<string, string | null>();
+  for (const root of plan.rootFields) {
+    subjectOfResponseKey.set(root.responseKey, subjectOfRoot(root.fieldName, root.arguments));
+  }
+  const leavesBySubject = new Map<string | null, PlannedLeaf[]>();
+  for (const leaf of plan.leaves) {
+    const subject = subjectOfResponseKey.get(leaf.unifiedPath[0] ?? '') ?? null;
+    leavesBySubject.set(subject, [...(leavesBySubject.get(subject) ?? []), leaf]);
+  }
+  return leavesBySubject;
+}
+
+/** What is known when the gate itself failed: every subject's fields, none released, no decision. */
+export function undecidedGate(plan: QueryPlan): GateResult {
+  return {
+    released: new Set(),
+    withheld: new Map(),
+    subjects: [...leavesByDataSubject(plan)].map(([subjectId, leaves]) => ({
+      subjectId,
+      leafIds: leaves.map((l) => l.id),
+      decisionId: null,
+      policyVersion: null,
+      consentId: undefined,
+      pendingConsent: undefined,
+    })),
+    timings: { pdpMs: 0, ceMs: 0 },
+  };
+}
+
 /**
  * Decides every planned leaf: one PDP call per data subject (normally one per request) for all its
  * fields; for CONSENT_REQUIRED fields one CE coverage check, and when not covered a pending consent
@@ -59,15 +91,7 @@ export async function gateQuery(
   consumer: Consumer,
   clients: { policy: PolicyClient; consent: ConsentClient },
 ): Promise<GateResult> {
-  const subjectOfResponseKey = new Map<string, string | null>();
-  for (const root of plan.rootFields)
-    subjectOfResponseKey.set(root.responseKey, subjectOfRoot(root.fieldName, root.arguments));
-  const leavesBySubject = new Map<string | null, PlannedLeaf[]>();
-  for (const leaf of plan.leaves) {
-    const subject = subjectOfResponseKey.get(leaf.unifiedPath[0] ?? '') ?? null;
-    leavesBySubject.set(subject, [...(leavesBySubject.get(subject) ?? []), leaf]);
-  }
-
+  const leavesBySubject = leavesByDataSubject(plan);
   const result: GateResult = {
     released: new Set(),
     withheld: new Map(),

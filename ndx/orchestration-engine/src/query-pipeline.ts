@@ -5,7 +5,7 @@ import { auditRecordsFor } from './audit-record.ts';
 import type { Consumer } from './consumer-auth.ts';
 import { fetchReleased, type FetchResult } from './fetching.ts';
 import type { ConsentClient, PolicyClient } from './gate-clients.ts';
-import { gateQuery, GateUnavailableError, type GateResult } from './gating.ts';
+import { gateQuery, GateUnavailableError, undecidedGate, type GateResult } from './gating.ts';
 import type { OeMetrics } from './oe-metrics.ts';
 import { mergeResults, type UnifiedError } from './planner-merge.ts';
 import type { QueryPlan, QueryPlanner } from './planner.ts';
@@ -69,6 +69,7 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   } catch (err) {
     if (err instanceof GateUnavailableError) {
       deps.logger.error({ err: err.cause, code: err.code }, err.message);
+      await auditRefusal(deps, request, plan!);
       return errorResponse(err.httpStatus, err.code, err.message);
     }
     if (err instanceof NdxError && err.httpStatus < 500) {
@@ -123,6 +124,26 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
     for (const w of record.fieldsWithheld ?? []) deps.metrics.fieldDecisions.inc({ result: w.reason });
   }
   return { status: 200, data: merged.data, errors: merged.errors };
+}
+
+/**
+ * A query that could not be gated is still an attempt to read a citizen's data: it is recorded (nothing
+ * released, outcome ERROR). Best effort: the answer is a refusal either way.
+ */
+async function auditRefusal(deps: PipelineDeps, request: PipelineRequest, plan: QueryPlan): Promise<void> {
+  const records = auditRecordsFor({
+    traceId: request.traceId,
+    consumer: request.consumer,
+    operationName: request.operationName,
+    plan,
+    gate: undecidedGate(plan),
+    fetch: undefined,
+    timings: request.timings,
+  });
+  deps.metrics.queries.inc({ outcome: 'ERROR' });
+  await Promise.all(records.map((record) => deps.audit.append(record))).catch((err: unknown) =>
+    deps.logger.error({ err }, 'the refused query could not be recorded in the audit log'),
+  );
 }
 
 function errorResponse(
