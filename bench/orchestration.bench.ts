@@ -5,28 +5,11 @@
  * Prints requests/s, p50/p97.5/p99 latency and the per-stage breakdown from the OE's /metrics.
  * Not a test.   Run: node bench/orchestration.bench.ts [--seconds 15] [--connections 10]
  */
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from '../tests/support/consent-portal.ts';
 import { startTestStack } from '../tests/support/test-stack.ts';
-
-/** The part of autocannon's API used here (the package ships no types). */
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p97_5: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string;
-  connections: number;
-  duration: number;
-}) => Promise<AutocannonResult>;
+import { runLoad } from './support/load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -138,7 +121,7 @@ try {
   for (let i = 0; i < 50; i++) await query(); // warm-up: JIT, connection pools, token caches
 
   const before = await (await fetch(`${oe}/metrics`)).text();
-  const result = await autocannon({
+  const result = await runLoad({
     url: `${oe}/graphql`,
     method: 'POST',
     headers,

@@ -5,7 +5,6 @@
  * Prints figures; not a test.   Run: node bench/pdp.bench.ts [--seconds 10] [--connections 10]
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,23 +20,7 @@ import { readConfig as readPdpConfig } from '../ndx/policy-decision-point/src/co
 import { decideFields } from '../ndx/policy-decision-point/src/decision-engine.ts';
 import { compileBundle } from '../ndx/policy-decision-point/src/policy-compiler.ts';
 import { farajalandSeed } from '../ndx/policy-decision-point/src/seed-farajaland.ts';
-
-/** The part of autocannon's API used here (the package ships no types). */
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string;
-  connections: number;
-  duration: number;
-}) => Promise<AutocannonResult>;
+import { runLoad } from './support/load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -180,7 +163,7 @@ async function overHttp(): Promise<void> {
     });
     if (check.status !== 200) throw new Error(`PDP answered ${check.status}: ${await check.text()}`);
 
-    const result = await autocannon({
+    const result = await runLoad({
       url: `${url}/v1/decisions`,
       method: 'POST',
       headers,

@@ -13,7 +13,8 @@ import { accessLogRoutes, createAccessLogReader } from './access-log-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { createApiAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
-import { ConsentStore, systemClock, type Clock } from './consent-store.ts';
+import { systemClock, type Clock } from './consent-store.ts';
+import { createConsentStore } from './store-from-config.ts';
 import { createPortalOidc } from './portal/oidc-client.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { SessionStore } from './portal/sessions.ts';
@@ -39,15 +40,7 @@ export async function buildApp(
   await migrate(pool, migrationsDir, logger);
 
   const publicUrl = config.CONSENT_PORTAL_PUBLIC_URL.replace(/\/$/, '');
-  const store = new ConsentStore({
-    pool,
-    clock,
-    consumers: config.CONSENT_CONSUMERS,
-    purposes: config.CONSENT_PURPOSES,
-    durations: config.CONSENT_DURATIONS,
-    pendingTtlSeconds: config.CONSENT_PENDING_TTL_SECONDS,
-    noticeVersion: config.CONSENT_NOTICE_VERSION,
-  });
+  const store = createConsentStore(config, pool, clock);
   const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
   const verifier =
     options.tokenVerifier ??
