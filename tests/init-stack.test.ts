@@ -1,6 +1,6 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,26 @@ describe('./init.sh', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('a port already in use stops the start with a message naming the service and the port', async () => {
+    const offset = 22_000 + Math.floor(Math.random() * 2_000);
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(8082 + offset, '127.0.0.1', done));
+    try {
+      const result = spawnSync('./init.sh', ['--quiet'], {
+        cwd: repoRoot,
+        env: { ...process.env, NDX_PORT_OFFSET: String(offset), DATABASE_URL: '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `port ${8082 + offset} is already in use; policy-decision-point needs it`,
+      );
+    } finally {
+      taken.close();
+    }
+  });
 
   it('--help documents the options', () => {
     const help = execFileSync('./init.sh', ['--help'], { cwd: repoRoot, encoding: 'utf8' });
