@@ -1,5 +1,5 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,6 +54,15 @@ describe('./init.sh', () => {
       }
       const metrics = await (await fetch(`http://127.0.0.1:${4000 + offset}/metrics`)).text();
       expect(metrics).toContain('http_requests_total');
+      const oeLog = (await readFile(join(dataDir, 'data', 'logs', 'orchestration-engine.log'), 'utf8'))
+        .trim()
+        .split('\n');
+      expect(oeLog.length).toBeGreaterThan(0);
+      for (const line of oeLog)
+        expect(JSON.parse(line)).toMatchObject({
+          service: 'orchestration-engine',
+          traceId: expect.any(String),
+        });
 
       child.kill('SIGINT');
       expect(await exited).toBe(0);

@@ -14,7 +14,7 @@ stops every service and PostgreSQL.
 Options:
   --reset        wipe the local data (.data/) before starting: databases are recreated and reseeded
   --docker       run the stack with docker compose instead (needs a Docker engine)
-  --quiet        do not print the services' JSON log lines
+  --quiet        do not print the services' JSON log lines (they are always in .data/logs/<service>.log)
   --only a,b     start only these services and what they depend on (e.g. --only orchestration-engine)
   -h, --help     this text
 

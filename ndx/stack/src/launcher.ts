@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
 import { SecretStore } from './secrets.ts';
@@ -135,6 +135,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       secret: (name) => secrets.get(name),
     };
     const envs = new Map(selected.map((s) => [s.name, serviceEnv(s, context)]));
+    const logDir = join(dataDir, 'logs');
+    await mkdir(logDir, { recursive: true });
     secrets.save();
 
     for (const wave of startWaves(selected)) {
@@ -150,6 +152,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               cwd,
               env,
               onLine: printServiceLog,
+              logFile: join(logDir, `${service.name}.log`),
             });
           }
           print(`starting ${service.name} on port ${ports[service.name]}`);
@@ -159,6 +162,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             cwd,
             env,
             onLine: printServiceLog,
+            logFile: join(logDir, `${service.name}.log`),
           });
           processes.push(proc);
           try {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 
@@ -17,6 +18,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Receives each output line, already prefixed with the process name. */
   onLine: (line: string) => void;
+  /** Also appends every output line, as written, to this file. */
+  logFile?: string;
 }
 
 /** Starts `node script` with its output prefixed by name, line by line. */
@@ -28,11 +31,14 @@ export function spawnNodeProcess(options: SpawnOptions): ManagedProcess {
   });
   const recentOutput: string[] = [];
   const prefix = options.name.padEnd(22) + '| ';
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  if (log) child.once('exit', () => log.end());
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
       recentOutput.push(line);
       if (recentOutput.length > 30) recentOutput.shift();
+      log?.write(line + '\n');
       options.onLine(prefix + line);
     });
   }
