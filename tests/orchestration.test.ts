@@ -293,6 +293,61 @@ describe('callers and input NDX refuses', () => {
   });
 });
 
+describe('a database restart', () => {
+  it('refuses cleanly while PostgreSQL is down, answers again once it is back, and loses no audit record', async () => {
+    await approveAll(amara);
+    const small = {
+      query: 'query($nic: ID!) { personInfo(nic: $nic) { name } }',
+      variables: { nic: amara.nic },
+    };
+    const auditCount = async () => {
+      const admin = new pg.Client({
+        connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit'),
+      });
+      await admin.connect();
+      try {
+        return (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]!.n;
+      } finally {
+        await admin.end();
+      }
+    };
+    const before = await auditCount();
+    let answered = 0;
+
+    await t.stack.restartPostgres(async () => {
+      const down = await graphql(small);
+      expect(down.status).toBe(503);
+      expect(down.data ?? null).toBeNull();
+      expect(JSON.stringify(down)).not.toContain(amara.birthName);
+    });
+
+    await expect
+      .poll(
+        async () => {
+          const answer = await graphql(small);
+          if (answer.status === 200) answered++;
+          return answer.status === 200 ? answer.data?.personInfo : answer.status;
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toEqual({ name: amara.birthName });
+    for (let i = 0; i < 5; i++) {
+      expect((await graphql(small)).data?.personInfo).toEqual({ name: amara.birthName });
+      answered++;
+    }
+
+    expect(await auditCount()).toBe(before + answered);
+    const admin = new pg.Pool({
+      connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit'),
+    });
+    try {
+      expect((await verifyChain(admin)).ok).toBe(true);
+    } finally {
+      await admin.end();
+    }
+  }, 120_000);
+});
+
 describe('the audit trail', () => {
   it('holds an intact hash chain after 1,000 queries, and finds a tampered record', async () => {
     await approveAll(amara);

@@ -46,6 +46,11 @@ export interface RunningStack {
   services: readonly ServiceDefinition[];
   postgresAdminUrl: string;
   secretsFile: string;
+  /**
+   * Stops the embedded PostgreSQL, runs whileDown, and starts it again on the same data; the services
+   * are not told (they must cope, and reconnect by themselves).
+   */
+  restartPostgres: (whileDown?: () => Promise<void>) => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -80,6 +85,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 
   let postgres: RunningPostgres | undefined;
+  let postgresOptions: Parameters<typeof startEmbeddedPostgres>[0] | undefined;
+  const restartPostgres = async () => {
+    if (!postgres || !postgresOptions)
+      throw new Error('only an embedded PostgreSQL can be restarted by the launcher');
+    await postgres.stop();
+    postgres = await startEmbeddedPostgres(postgresOptions);
+  };
   const processes: ManagedProcess[] = [];
   const stop = async () => {
     await Promise.all([...processes].reverse().map((p) => stopProcess(p)));
@@ -101,11 +113,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         );
       }
       print(`starting PostgreSQL (embedded) on 127.0.0.1:${pgPort}, data in ${join(dataDir, 'postgres')}`);
-      postgres = await startEmbeddedPostgres({
+      postgresOptions = {
         dataDir: join(dataDir, 'postgres'),
         port: pgPort,
         superuserPassword: secrets.get('postgres.superuser'),
-      });
+      };
+      postgres = await startEmbeddedPostgres(postgresOptions);
       adminUrl = postgres.adminUrl;
     } else {
       print('using PostgreSQL at DATABASE_URL');
@@ -178,7 +191,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
       );
     }
-    return { context, services: selected, postgresAdminUrl: adminUrl, secretsFile, stop };
+    return { context, services: selected, postgresAdminUrl: adminUrl, secretsFile, restartPostgres, stop };
   } catch (err) {
     await stop();
     throw err;
