@@ -45,13 +45,6 @@ export function createSigningKeyStore(
   pool: Pool,
   retentionSeconds = RETIRED_KEY_RETENTION_SECONDS,
 ): SigningKeyStore {
-  const insert = async (jwk: JWK) => {
-    await pool.query('INSERT INTO signing_keys (kid, private_jwk) VALUES ($1, $2)', [
-      jwk.kid,
-      JSON.stringify(jwk),
-    ]);
-    return jwk.kid!;
-  };
   return {
     async ensureActiveKey() {
       const client = await pool.connect();
