@@ -8,6 +8,7 @@ import { createAuditWriter, migrateAudit, type AuditRecord } from '@ndx/audit';
 import { createPool, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { auditDatabaseUrl } from '../ndx/stack/src/ndx-cli.ts';
+import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
 
 const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
 const AMARA = '199560201234';
@@ -131,16 +132,7 @@ describe('ndx audit (operator CLI)', () => {
   });
 
   it('verify exits 1 and names the first broken record after a record was edited', async () => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete');
-      await client.query(`UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = 7`);
-      await client.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete');
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await asSuperuserWithoutTrigger(pool, `UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = 7`);
     const run = await runNdx(['audit', 'verify'], { DATABASE_URL: db.url });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/audit chain BROKEN at record 7 \(HASH_MISMATCH\)/);

@@ -5,6 +5,7 @@ import { verifyChain } from '@ndx/audit';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from './support/consent-portal.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
+import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
 
 type Citizen = (typeof demoCitizens)[number];
 const citizen = (nic: string): Citizen => demoCitizens.find((c) => c.nic === nic)!;
@@ -379,9 +380,11 @@ describe('the audit trail', () => {
       expect(rows[0].n).toBeGreaterThanOrEqual(1_000);
 
       const victim = Math.floor(verified.count / 2);
-      await admin.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
-      await admin.query(`UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = $1`, [victim]);
-      await admin.query('ALTER TABLE audit_log ENABLE TRIGGER USER');
+      await asSuperuserWithoutTrigger(
+        admin,
+        `UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = $1`,
+        [victim],
+      );
       const broken = await verifyChain(admin);
       expect(broken.ok).toBe(false);
       expect(broken.firstBrokenId).toBe(victim);

@@ -12,6 +12,7 @@ import {
   type AuditRecord,
 } from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
+import { asSuperuserWithoutTrigger } from '../src/testing.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
@@ -121,16 +122,7 @@ describe("a citizen's accesses", () => {
   });
 
   it('the CLI exits 1 and names the first broken record when the chain was tampered with', async () => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete');
-      await client.query(`UPDATE audit_log SET purpose = 'curiosity' WHERE id = 30`);
-      await client.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete');
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await asSuperuserWithoutTrigger(pool, `UPDATE audit_log SET purpose = 'curiosity' WHERE id = 30`);
     const failed = await run(process.execPath, [cli, 'verify'], {
       env: { ...process.env, DATABASE_URL: db.url },
     }).catch((err: { code: number; stdout: string }) => err);

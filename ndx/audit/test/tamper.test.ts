@@ -11,6 +11,7 @@ import {
 } from '@ndx/service-kit/testing';
 import { createAuditWriter, migrateAudit, verifyChain } from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
+import { asSuperuserWithoutTrigger } from '../src/testing.ts';
 
 const logger = testLogger('audit');
 
@@ -23,20 +24,6 @@ async function chainOf10(): Promise<{ db: TestDatabase; admin: Pool }> {
   for (let i = 0; i < 10; i++) await writer.append(passportRecord(i % 2 ? AMARA : BWALYA));
   await writer.close();
   return { db, admin };
-}
-
-/** What an attacker with superuser rights does: switch the append-only trigger off, edit, switch it on. */
-async function asSuperuserWithoutTrigger(admin: Pool, sql: string, values: unknown[] = []): Promise<void> {
-  const client = await admin.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete');
-    await client.query(sql, values);
-    await client.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete');
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
 }
 
 describe('tampering is detected by verify', () => {

@@ -31,7 +31,6 @@ const decisionResponse = z.object({
     }),
   ),
 });
-export type PolicyDecision = z.infer<typeof decisionResponse>;
 
 const checkResponse = z.object({
   covered: z.boolean(),
@@ -40,14 +39,12 @@ const checkResponse = z.object({
     .array(z.object({ providerKey: z.string(), schemaId: z.string(), field: z.string() }))
     .default([]),
 });
-export type ConsentCoverage = z.infer<typeof checkResponse>;
 
 const createResponse = z.object({
   consentId: z.string(),
   status: z.string(),
   consentPortalUrl: z.string(),
 });
-export type PendingConsent = z.infer<typeof createResponse>;
 
 export interface GateClientOptions {
   baseUrl: string;

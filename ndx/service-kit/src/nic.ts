@@ -10,7 +10,3 @@ export function normaliseNic(input: string): string | undefined {
   const nic = input.trim().toUpperCase();
   return NIC_PATTERN.test(nic) ? nic : undefined;
 }
-
-export function isNic(input: string): boolean {
-  return normaliseNic(input) !== undefined;
-}

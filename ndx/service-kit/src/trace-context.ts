@@ -46,11 +46,6 @@ export function runWithTrace<T>(ctx: TraceContext, fn: () => T): T {
   return storage.run(ctx, fn);
 }
 
-/** Binds the current async execution (e.g. a request's hooks) to ctx. */
-export function enterTrace(ctx: TraceContext): void {
-  storage.enterWith(ctx);
-}
-
 export function currentTrace(): TraceContext | undefined {
   return storage.getStore();
 }

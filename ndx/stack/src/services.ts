@@ -160,12 +160,6 @@ export const services: readonly ServiceDefinition[] = [
   },
 ];
 
-export function serviceByName(name: ServiceName): ServiceDefinition {
-  const found = services.find((s) => s.name === name);
-  if (!found) throw new Error(`unknown service ${name}`);
-  return found;
-}
-
 /** Groups services into start waves: each wave depends only on earlier waves. */
 export function startWaves(list: readonly ServiceDefinition[] = services): ServiceDefinition[][] {
   const waves: ServiceDefinition[][] = [];
