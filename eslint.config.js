@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import vitest from '@vitest/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -23,5 +24,32 @@ export default tseslint.config(
       'ndx/stack/src/compose-env.ts',
     ],
     rules: { 'no-console': 'off' },
+  },
+  // Tests that can fail: none focused or skipped, each checks something, no "is defined" on a value
+  // the test could as well have asserted concretely.
+  {
+    files: ['**/*.test.ts'],
+    plugins: { vitest },
+    rules: {
+      'vitest/no-focused-tests': 'error',
+      'vitest/no-disabled-tests': 'error',
+      'vitest/no-identical-title': 'error',
+      'vitest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect', 'expect*', 'assert*', '**.waitFor', '**.waitForURL'] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='toBeDefined']",
+          message:
+            'toBeDefined() says almost nothing: assert the concrete value (or its shape) the behaviour promises.',
+        },
+        {
+          selector: 'CallExpression[callee.property.name=/^(todo|skipIf|runIf)$/]',
+          message: 'A test that may not run proves nothing: make it run everywhere, or leave it out.',
+        },
+      ],
+    },
   },
 );
