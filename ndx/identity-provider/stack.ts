@@ -54,5 +54,15 @@ export const stackWiring: StackWiring = {
     FUDI_COOKIE_SECRET: ctx.secret('fudi.cookie'),
     FUDI_CLIENTS: JSON.stringify(stackClients(ctx)),
     FUDI_SEED_DEMO_CITIZENS: 'true',
+    ...accessTokenLifetime(),
   }),
 };
+
+/**
+ * FUDI_ACCESS_TOKEN_TTL_SECONDS in the launcher's environment shortens the stack's access tokens (FUDI
+ * accepts 30 s or more), e.g. for a test that must see a token FUDI issued expire; unset, FUDI's default.
+ */
+function accessTokenLifetime(): { FUDI_ACCESS_TOKEN_TTL_SECONDS?: string } {
+  const seconds = process.env.FUDI_ACCESS_TOKEN_TTL_SECONDS;
+  return seconds ? { FUDI_ACCESS_TOKEN_TTL_SECONDS: seconds } : {};
+}

@@ -39,8 +39,17 @@ export interface IdentityProvider {
   reloadKeys: () => Promise<boolean>;
 }
 
+export interface IdentityProviderOptions {
+  /** The clock of the sign-in lock-out (default: the real time); tests inject one to move past the window. */
+  now?: () => Date;
+}
+
 /** Opens the database (migrated), registers configured clients and demo citizens, builds the service. */
-export async function buildIdentityProvider(config: Config, logger: Logger): Promise<IdentityProvider> {
+export async function buildIdentityProvider(
+  config: Config,
+  logger: Logger,
+  options: IdentityProviderOptions = {},
+): Promise<IdentityProvider> {
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
   try {
     await migrate(pool, migrationsDir, logger);
@@ -51,6 +60,7 @@ export async function buildIdentityProvider(config: Config, logger: Logger): Pro
       maxFailuresPerNic: config.FUDI_LOCKOUT_MAX_FAILURES,
       maxFailuresPerAddress: config.FUDI_LOCKOUT_MAX_FAILURES * 4,
       windowSeconds: config.FUDI_LOCKOUT_WINDOW_SECONDS,
+      ...(options.now ? { now: options.now } : {}),
     });
     await keys.ensureActiveKey();
     await clients.syncFromConfig(config.FUDI_CLIENTS);

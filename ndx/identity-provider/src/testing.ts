@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase, freePort, randomSecret, testLogger } from '@ndx/service-kit/testing';
-import { buildIdentityProvider, type IdentityProvider } from './app.ts';
+import { buildIdentityProvider, type IdentityProvider, type IdentityProviderOptions } from './app.ts';
 import { readConfig } from './config.ts';
 
 export interface TestClientCredentials {
@@ -42,6 +42,7 @@ export interface TestIdentityProvider {
  */
 export async function startTestIdentityProvider(
   env: Record<string, string> = {},
+  options: IdentityProviderOptions = {},
 ): Promise<TestIdentityProvider> {
   const database = await createTestDatabase('fudi');
   const port = await freePort();
@@ -55,7 +56,7 @@ export async function startTestIdentityProvider(
       PORT: String(port),
       ...env,
     });
-    fudi = await buildIdentityProvider(config, testLogger('identity-provider'));
+    fudi = await buildIdentityProvider(config, testLogger('identity-provider'), options);
     await fudi.app.listen({ port, host: '127.0.0.1' });
   } catch (err) {
     await database.drop().catch(() => undefined);

@@ -6,6 +6,8 @@ export interface ThrottleOptions {
   /** Failed attempts from one client address within the window that block it (default 20). */
   maxFailuresPerAddress: number;
   windowSeconds: number;
+  /** The time failures are recorded at and the window ends at (default: the real time; tests inject one). */
+  now?: () => Date;
 }
 
 export const defaultThrottle: ThrottleOptions = {
@@ -26,12 +28,13 @@ export interface LoginThrottle {
 }
 
 export function createLoginThrottle(pool: Pool, options: ThrottleOptions = defaultThrottle): LoginThrottle {
+  const now = options.now ?? (() => new Date());
   return {
     async isBlocked(nic, address) {
       const { rows } = await pool.query<{ by_nic: string; by_address: string }>(
         `SELECT count(*) FILTER (WHERE nic = $1) AS by_nic, count(*) FILTER (WHERE address = $2) AS by_address
-         FROM login_failures WHERE (nic = $1 OR address = $2) AND at > now() - make_interval(secs => $3)`,
-        [nic, address, options.windowSeconds],
+         FROM login_failures WHERE (nic = $1 OR address = $2) AND at > $4::timestamptz - make_interval(secs => $3)`,
+        [nic, address, options.windowSeconds, now()],
       );
       const counts = rows[0]!;
       return (
@@ -40,9 +43,15 @@ export function createLoginThrottle(pool: Pool, options: ThrottleOptions = defau
       );
     },
     async recordFailure(nic, address) {
-      await pool.query('INSERT INTO login_failures (nic, address) VALUES ($1, $2)', [nic, address]);
-      await pool.query('DELETE FROM login_failures WHERE at < now() - make_interval(secs => $1)', [
+      const at = now();
+      await pool.query('INSERT INTO login_failures (nic, address, at) VALUES ($1, $2, $3)', [
+        nic,
+        address,
+        at,
+      ]);
+      await pool.query('DELETE FROM login_failures WHERE at < $2::timestamptz - make_interval(secs => $1)', [
         options.windowSeconds * 2,
+        at,
       ]);
     },
     async clear(nic) {
