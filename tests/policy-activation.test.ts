@@ -126,12 +126,14 @@ describe('policy activation and the next OE query', () => {
     expectBothReleased(await query());
 
     const withdrawn = await withdrawNameAtBirth();
-    expect(withdrawn).toBeGreaterThan(before);
-    expectNameForbidden(await query());
-    expect(await activeVersion()).toBe(withdrawn);
-
-    const back = await admin('/rollback', { reason: 'restore the grant', toVersion: before });
-    expect(back.status).toBe(200);
+    try {
+      expect(withdrawn).toBeGreaterThan(before);
+      expectNameForbidden(await query());
+      expect(await activeVersion()).toBe(withdrawn);
+    } finally {
+      const back = await admin('/rollback', { reason: 'restore the grant', toVersion: before });
+      expect(back.status).toBe(200);
+    }
   });
 
   it('rolling back to the previous version makes the very next query release the field again', async () => {
