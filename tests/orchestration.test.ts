@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { SignJWT, generateKeyPair } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '@ndx/audit';
 import { demoCitizens } from '@ndx/synthetic-data';
+import { CookieJar } from '@ndx/identity-provider/testing-browser';
 import { decideInPortal } from './support/consent-portal.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
@@ -59,6 +61,44 @@ const passportQuery = (nic: string) => graphql({ query: PASSPORT_QUERY, variable
 const codesByPath = (answer: GraphQLAnswer) =>
   Object.fromEntries((answer.errors ?? []).map((e) => [(e.path ?? []).join('.'), e.extensions.code]));
 
+/** The sum of a service's Prometheus samples of `name` whose labels include all of `labels`. */
+async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const sample = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (sample?.[1] !== name) continue;
+    const found = new Map(
+      [...(sample[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) sum += Number(sample[3]);
+  }
+  return sum;
+}
+
+/** Every POST the three providers (RGD, the DRP adapter, the DMT adapter) have answered, by their own count. */
+async function providerRequests(): Promise<number> {
+  const counts = await Promise.all(
+    (['rgd-api', 'drp-api-adapter', 'dmt-api-adapter'] as const).map((name) =>
+      metricSum(t.url(name), 'http_requests_total', { method: 'POST' }),
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** A query run against the consent database with the admin account. */
+async function consentDb<T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T[]> {
+  const client = new pg.Client({
+    connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_consent'),
+  });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 async function approveAll(person: Citizen): Promise<void> {
   const first = await passportQuery(person.nic);
   const pending = first.errors?.find((e) => e.extensions.code === 'CONSENT_REQUIRED');
@@ -106,9 +146,45 @@ describe('the passport query through NDX', () => {
     const { consentId, consentPortalUrl } = consentErrors[0]!.extensions;
     expect(consentPortalUrl).toBe(`${t.url('consent-engine')}/consent/${consentId}`);
     expect(new Set(consentErrors.map((e) => e.extensions.consentId))).toEqual(new Set([consentId]));
-    const portal = await fetch(consentPortalUrl!, { redirect: 'manual' });
-    expect(portal.status).toBeGreaterThanOrEqual(300);
-    expect(portal.status).toBeLessThan(400);
+
+    // Follow the portal URL as a browser would, to FUDI's sign-in page.
+    const jar = new CookieJar();
+    const hops: { url: string; status: number }[] = [];
+    let current = consentPortalUrl!;
+    let landing: Response | undefined;
+    for (let hop = 0; hop < 10 && !landing; hop++) {
+      const response = await fetch(current, { redirect: 'manual', headers: { cookie: jar.header() } });
+      jar.store(response);
+      hops.push({ url: current, status: response.status });
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        await response.body?.cancel();
+        current = new URL(location, current).href;
+      } else landing = response;
+    }
+    expect(hops[0]!.status).toBeGreaterThanOrEqual(300);
+    expect(hops[0]!.status).toBeLessThan(400);
+    const fudi = t.url('identity-provider');
+    const { authorization_endpoint } = (await (
+      await fetch(`${fudi}/.well-known/openid-configuration`)
+    ).json()) as { authorization_endpoint: string };
+    const authorize = hops.map((h) => new URL(h.url)).find((u) => u.href.startsWith(authorization_endpoint));
+    expect(authorize, hops.map((h) => h.url).join(' -> ')).toBeInstanceOf(URL);
+    expect(authorize!.origin).toBe(fudi);
+    expect(Object.fromEntries(authorize!.searchParams)).toMatchObject({
+      response_type: 'code',
+      code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      code_challenge_method: 'S256',
+      redirect_uri: expect.stringMatching(new RegExp(`^${t.url('consent-engine')}/`)),
+      state: expect.stringMatching(/.{16,}/),
+    });
+    expect(landing!.status).toBe(200);
+    expect(new URL(hops.at(-1)!.url).origin).toBe(fudi);
+    const signIn = await landing!.text();
+    expect(signIn).toContain('<h1>Sign in</h1>');
+    expect(signIn).toMatch(/<form method="post" action="\/interaction\/[^"]+\/login"/);
+    expect(signIn).toMatch(/<input id="nic" name="nic"/);
+    expect(signIn).toMatch(/<input id="password" name="password" type="password"/);
 
     const operator = await t.clientToken('ndx-operator', 'urn:ndx:consent', 'admin');
     const record = await fetch(`${t.url('consent-engine')}/v1/consents/${consentId}`, {
@@ -233,6 +309,8 @@ describe('callers and input NDX refuses', () => {
   });
 
   it('malformed GraphQL, unknown fields, mutations and batches are 400 before any provider is called', async () => {
+    await approveAll(amara);
+    const before = await providerRequests();
     const parse = await graphql({ query: '{ personInfo(nic: "199560201234") { name ' });
     expect(parse.status).toBe(400);
     expect(parse.errors![0]!.extensions.code).toBe('GRAPHQL_PARSE_FAILED');
@@ -243,12 +321,23 @@ describe('callers and input NDX refuses', () => {
 
     const mutation = await graphql({ query: 'mutation { deleteEverything }' });
     expect(mutation.status).toBe(400);
+    expect(mutation.errors![0]!.extensions.code).toBe('OPERATION_NOT_SUPPORTED');
 
-    const batch = await graphql([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    const batch = await graphql([
+      { query: '{ personInfo(nic: "199560201234") { name } }' },
+      { query: '{ personInfo(nic: "199560201234") { name } }' },
+    ]);
     expect(batch.status).toBe(400);
 
     const notJson = await graphql('{"query": ');
     expect(notJson.status).toBe(400);
+    expect(notJson.errors![0]!.extensions.code).toBe('BAD_REQUEST');
+
+    expect(await providerRequests()).toBe(before);
+    // The providers' counters do see a query that is valid (amara has consented): the check above can fail.
+    const valid = await graphql({ query: '{ personInfo(nic: "199560201234") { name } }' });
+    expect(valid.data?.personInfo).toEqual({ name: amara.birthName });
+    expect(await providerRequests()).toBeGreaterThan(before);
   });
 
   it('an invalid NIC is BAD_USER_INPUT', async () => {
@@ -285,12 +374,37 @@ describe('callers and input NDX refuses', () => {
   });
 
   it('a consumer with no grant for personal data gets FORBIDDEN on every field, and no consent request', async () => {
+    const consentsOf = async (nic: string) =>
+      (
+        await consentDb<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE citizen_id = $1', [nic])
+      )[0]!.n;
+    const consentEngine = t.url('consent-engine');
+    const ceCalls = () =>
+      Promise.all([
+        metricSum(consentEngine, 'http_requests_total', { method: 'POST', route: '/v1/consents' }),
+        metricSum(consentEngine, 'http_requests_total', { method: 'POST', route: '/v1/consents/check' }),
+      ]);
+    const consentsBefore = await consentsOf(daliso.nic);
+    const ceBefore = await ceCalls();
+
     const police = await t.clientToken('traffic-police-app', 'urn:ndx:api');
     const answer = await graphql({ query: PASSPORT_QUERY, variables: { nic: daliso.nic } }, police);
     expect(answer.status).toBe(200);
-    const codes = Object.values(codesByPath(answer));
-    expect(codes.length).toBeGreaterThan(5);
-    expect(new Set(codes)).toEqual(new Set(['FORBIDDEN']));
+    expect(codesByPath(answer)).toEqual({
+      'personInfo.fullName': 'FORBIDDEN',
+      'personInfo.name': 'FORBIDDEN',
+      'personInfo.otherNames': 'FORBIDDEN',
+      'personInfo.address': 'FORBIDDEN',
+      'personInfo.profession': 'FORBIDDEN',
+      'personInfo.dateOfBirth': 'FORBIDDEN',
+      'personInfo.sex': 'FORBIDDEN',
+      'personInfo.birthInfo.birthRegistrationNumber': 'FORBIDDEN',
+      'personInfo.birthInfo.birthPlace': 'FORBIDDEN',
+      'personInfo.birthInfo.district': 'FORBIDDEN',
+    });
+    expect(answer.errors!.every((e) => e.extensions.consentId === undefined)).toBe(true);
+    expect(await consentsOf(daliso.nic)).toBe(consentsBefore);
+    expect(await ceCalls()).toEqual(ceBefore);
   });
 });
 
@@ -301,47 +415,89 @@ describe('a database restart', () => {
       query: 'query($nic: ID!) { personInfo(nic: $nic) { name } }',
       variables: { nic: amara.nic },
     };
-    const auditCount = async () => {
-      const admin = new pg.Client({
-        connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit'),
-      });
+    const auditUrl = t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit');
+    const successesFor = async (nic: string) => {
+      const admin = new pg.Client({ connectionString: auditUrl });
       await admin.connect();
       try {
-        return (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]!.n;
+        return (
+          await admin.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM audit_log WHERE citizen_id = $1 AND outcome = 'SUCCESS'`,
+            [nic],
+          )
+        ).rows[0]!.n;
       } finally {
         await admin.end();
       }
     };
-    const before = await auditCount();
-    let answered = 0;
+    // Each query carries its own trace id, which the OE keeps in the query's audit record.
+    const answeredTraces: string[] = [];
+    const refusedTraces: string[] = [];
+    const tracedQuery = async () => {
+      const traceId = randomBytes(16).toString('hex');
+      const answer = await graphql(small, passportToken, {
+        traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      });
+      (answer.status === 200 ? answeredTraces : refusedTraces).push(traceId);
+      return answer;
+    };
+    const successesBefore = await successesFor(amara.nic);
 
+    let ranWhileDown = false;
     await t.stack.restartPostgres(async () => {
-      const down = await graphql(small);
+      await expect(
+        new pg.Client({
+          connectionString: t.stack.postgresAdminUrl,
+          connectionTimeoutMillis: 5_000,
+        }).connect(),
+      ).rejects.toThrow();
+      const down = await tracedQuery();
       expect(down.status).toBe(503);
       expect(down.data ?? null).toBeNull();
+      expect(down.errors![0]!.extensions.code).toMatch(/UNAVAILABLE/);
       expect(JSON.stringify(down)).not.toContain(amara.birthName);
+      ranWhileDown = true;
     });
+    expect(ranWhileDown).toBe(true);
+    expect(answeredTraces).toEqual([]);
 
     await expect
       .poll(
         async () => {
-          const answer = await graphql(small);
-          if (answer.status === 200) answered++;
+          const answer = await tracedQuery();
           return answer.status === 200 ? answer.data?.personInfo : answer.status;
         },
         { timeout: 30_000, interval: 500 },
       )
       .toEqual({ name: amara.birthName });
     for (let i = 0; i < 5; i++) {
-      expect((await graphql(small)).data?.personInfo).toEqual({ name: amara.birthName });
-      answered++;
+      const answer = await tracedQuery();
+      expect(answer.status).toBe(200);
+      expect(answer.data?.personInfo).toEqual({ name: amara.birthName });
     }
 
-    expect(await auditCount()).toBe(before + answered);
-    const admin = new pg.Pool({
-      connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit'),
-    });
+    // Every answer that released data has exactly one SUCCESS record, under its own trace id.
+    const admin = new pg.Pool({ connectionString: auditUrl });
     try {
+      const { rows } = await admin.query<{ trace_id: string; outcome: string; citizen_id: string }>(
+        'SELECT trace_id, outcome, citizen_id FROM audit_log WHERE trace_id = ANY($1)',
+        [answeredTraces],
+      );
+      expect(answeredTraces.length).toBeGreaterThanOrEqual(6);
+      expect(rows.map((r) => r.trace_id).sort()).toEqual([...answeredTraces].sort());
+      expect(new Set(rows.map((r) => `${r.outcome} ${r.citizen_id}`))).toEqual(
+        new Set([`SUCCESS ${amara.nic}`]),
+      );
+      // And no other SUCCESS record of amara appeared: the count grew by the 200 answers exactly. A refusal is
+      // recorded (as ERROR) only on a best-effort basis; a refused query whose append timed out but whose
+      // batch still committed later is the one way a refusal leaves a SUCCESS record, so those are added.
+      const lateSuccesses = (
+        await admin.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM audit_log WHERE trace_id = ANY($1) AND outcome = 'SUCCESS'`,
+          [refusedTraces],
+        )
+      ).rows[0]!.n;
+      expect(await successesFor(amara.nic)).toBe(successesBefore + answeredTraces.length + lateSuccesses);
       expect((await verifyChain(admin)).ok).toBe(true);
     } finally {
       await admin.end();

@@ -59,14 +59,25 @@ describe('operator CLI', () => {
       FUDI_CITIZEN_PASSWORD: 'second-password',
     });
     expect(await fudi.internals.citizens.checkPassword('198012345678', 'first-password')).toBeUndefined();
-    expect(await fudi.internals.citizens.checkPassword('198012345678', 'second-password')).toBeDefined();
+    expect(await fudi.internals.citizens.checkPassword('198012345678', 'second-password')).toEqual({
+      nic: '198012345678',
+      name: 'Test Person',
+      hasTotp: false,
+    });
   });
 
   it('a rotated key is published at once but signs only after the publication delay', async () => {
     const app = await fudi.addServiceClient({ clientId: 'prepublish-app', resources: ['urn:ndx:api'] });
-    const signing = decodeProtectedHeader(await fudi.clientCredentialsToken(app, 'urn:ndx:api')).kid;
-    const { stdout } = await cli(['rotate-keys', '--publish-seconds', '600']);
+    const issue = async () => {
+      const token = await fudi.clientCredentialsToken(app, 'urn:ndx:api');
+      return { kid: decodeProtectedHeader(token).kid, iat: decodeJwt(token).iat! };
+    };
+    const signing = (await issue()).kid;
+    // Long enough for the "not yet" half on a slow machine, short enough to wait out.
+    const { stdout } = await cli(['rotate-keys', '--publish-seconds', '20']);
     const pending = /new signing key (\S+)/.exec(stdout)![1];
+    const activatesAt = new Date(/it signs from (\S+)/.exec(stdout)![1]!).getTime() / 1000;
+    expect(pending).not.toBe(signing);
     await expect
       .poll(
         async () =>
@@ -76,8 +87,30 @@ describe('operator CLI', () => {
         },
       )
       .toEqual([signing, pending]);
-    expect(decodeProtectedHeader(await fudi.clientCredentialsToken(app, 'urn:ndx:api')).kid).toBe(signing);
-  });
+    // Published, but not yet signing.
+    const early = await issue();
+    expect(
+      early.iat,
+      'the check ran before the new key was due (else the machine was too slow)',
+    ).toBeLessThan(Math.floor(activatesAt));
+    expect(early.kid).toBe(signing);
+
+    // After the delay (and FUDI's next key refresh) the new key signs, and never before its time.
+    const issued: { kid: string | undefined; iat: number }[] = [];
+    await expect
+      .poll(
+        async () => {
+          const one = await issue();
+          issued.push(one);
+          return one.kid;
+        },
+        { timeout: 45_000, interval: 500 },
+      )
+      .toBe(pending);
+    const firstByNewKey = issued.find((i) => i.kid === pending)!;
+    expect(firstByNewKey.iat).toBeGreaterThanOrEqual(Math.floor(activatesAt));
+    expect(issued.filter((i) => i.kid !== signing && i.kid !== pending)).toEqual([]);
+  }, 90_000);
 
   it('rotates the signing key; the running FUDI signs with it after its next key refresh', async () => {
     const app = await fudi.addServiceClient({ clientId: 'rotation-app', resources: ['urn:ndx:api'] });

@@ -86,11 +86,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
   let postgres: RunningPostgres | undefined;
   let postgresOptions: Parameters<typeof startEmbeddedPostgres>[0] | undefined;
-  const restartPostgres = async () => {
+  const restartPostgres = async (whileDown?: () => Promise<void>) => {
     if (!postgres || !postgresOptions)
       throw new Error('only an embedded PostgreSQL can be restarted by the launcher');
     await postgres.stop();
-    postgres = await startEmbeddedPostgres(postgresOptions);
+    try {
+      await whileDown?.();
+    } finally {
+      // Started again whatever whileDown did; its error (if any) is rethrown after.
+      postgres = await startEmbeddedPostgres(postgresOptions);
+    }
   };
   const processes: ManagedProcess[] = [];
   const stop = async () => {

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT, decodeProtectedHeader, generateKeyPair, importJWK } from 'jose';
+import {
+  SignJWT,
+  decodeJwt,
+  decodeProtectedHeader,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  type JWK,
+} from 'jose';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientCredentialsSource, createPool, migrate } from '@ndx/service-kit';
@@ -167,6 +175,12 @@ describe('RGD birth registry', () => {
       expect(jwks.keys).toHaveLength(1);
       expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
       expect(jwks.keys[0]).not.toHaveProperty('d');
+      // It is the key its tokens are signed with.
+      const token = await getToken();
+      expect(jwks.keys[0]!['kid']).toBe(decodeProtectedHeader(token).kid);
+      await expect(jwtVerify(token, await importJWK(jwks.keys[0] as JWK, 'ES256'))).resolves.toMatchObject({
+        payload: { client_id: 'ndx' },
+      });
     });
   });
 
@@ -277,8 +291,30 @@ describe('RGD birth registry', () => {
           },
           body: 'grant_type=client_credentials',
         });
-        const { access_token } = (await response.json()) as { access_token: string };
-        expect((await graphql(query, access_token)).status).toBe(401);
+        // The other RGD really issued a token, with the same client and claims but its own key.
+        expect(response.status).toBe(200);
+        const { access_token } = (await response.json()) as { access_token?: string };
+        expect(access_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        const foreign = access_token!;
+        const ours = await getToken();
+        expect(decodeProtectedHeader(foreign).kid).not.toBe(decodeProtectedHeader(ours).kid);
+        expect(decodeJwt(foreign)).toMatchObject({
+          client_id: decodeJwt(ours)['client_id'],
+          iss: decodeJwt(ours).iss,
+          aud: decodeJwt(ours).aud,
+        });
+        // The other RGD itself accepts it, so the refusal below is about the key alone.
+        const atOther = await fetch(`${otherRgd.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${foreign}` },
+          body: JSON.stringify({ query: '{ healthCheck }' }),
+        });
+        expect(atOther.status).toBe(200);
+
+        const { status, body } = await graphql(query, foreign);
+        expect(status).toBe(401);
+        expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+        expect(body.data).toBeUndefined();
       } finally {
         await otherRgd.app.close();
         await other.drop();
