@@ -6,21 +6,37 @@ import { request } from 'undici';
  * How the fault provider answers:
  * - `healthy`: proxies every request to the real provider (`upstream`);
  * - `reset`: accepts the connection and request, then destroys the socket (a connection error);
- * - `slow`: waits `slowMs` before proxying (a provider slower than its timeout);
+ * - `slow`: waits `slowMs` before proxying (a service slower than its caller's timeout);
+ * - `held`: waits until `release()` before proxying (a call kept in flight for as long as a test needs);
  * - `http-500`: HTTP 500 with a plain-text body;
+ * - `http-503`: HTTP 503 with a JSON error body (an overloaded service);
  * - `invalid-json`: HTTP 200, `content-type: application/json`, a body that is not JSON;
- * - `not-graphql`: HTTP 200 with JSON that is not a GraphQL response.
+ * - `not-graphql`: HTTP 200 with JSON that is not a GraphQL response;
+ * - `wrong-shape`: HTTP 200 with the well-formed JSON given as `json` (default `{}`), for answers of the wrong shape.
  * `down()` stops listening altogether, so connections are refused; `up()` listens again on the same port.
  */
-export type FaultMode = 'healthy' | 'reset' | 'slow' | 'http-500' | 'invalid-json' | 'not-graphql';
+export type FaultMode =
+  | 'healthy'
+  | 'reset'
+  | 'slow'
+  | 'held'
+  | 'http-500'
+  | 'http-503'
+  | 'invalid-json'
+  | 'not-graphql'
+  | 'wrong-shape';
 
 export interface FaultProvider {
-  /** Base URL, to put in PROVIDER_URL_<KEY>. */
+  /** Base URL, to put in PROVIDER_URL_<KEY> (or PDP_URL, CONSENT_ENGINE_URL). */
   readonly url: string;
   readonly mode: FaultMode;
-  setMode(mode: FaultMode, options?: { slowMs?: number }): void;
+  setMode(mode: FaultMode, options?: { slowMs?: number; json?: unknown }): void;
   /** Requests that reached this server (in any mode) whose path starts with `pathPrefix` (default /graphql). */
   requests(pathPrefix?: string): number;
+  /** Requests (path prefix as for `requests`) whose caller hung up while `slow` or `held` kept them waiting. */
+  abandoned(pathPrefix?: string): number;
+  /** Lets every `held` request through to the upstream and switches to `healthy`. */
+  release(): void;
   resetCounts(): void;
   /** Stops listening: connections are refused until `up()`. */
   down(): Promise<void>;
@@ -42,14 +58,35 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * A real loopback HTTP server standing in front of a real provider, switchable between healthy
- * (a transparent proxy) and the ways providers fail. Counts the requests that reach it.
+ * A real loopback HTTP server standing in front of a real provider (or the PDP or CE), switchable
+ * between healthy (a transparent proxy) and the ways such services fail. Counts the requests that
+ * reach it and those whose caller gave up waiting.
  */
 export async function startFaultProvider(options: { upstream: string }): Promise<FaultProvider> {
   const upstream = options.upstream.replace(/\/+$/, '');
   let mode: FaultMode = 'healthy';
   let slowMs = 1_000;
+  let wrongShape: unknown = {};
+  let held: (() => void)[] = [];
   const counts: string[] = [];
+  const abandoned: string[] = [];
+
+  /** Resolves true once `until` calls its argument, false (counted as abandoned) if the caller hangs up first. */
+  const waitUnlessAbandoned = (req: IncomingMessage, res: ServerResponse, until: (go: () => void) => void) =>
+    new Promise<boolean>((resolve) => {
+      let settled = false;
+      res.once('close', () => {
+        if (settled) return;
+        settled = true;
+        abandoned.push(req.url ?? '/');
+        resolve(false);
+      });
+      until(() => {
+        if (settled) return;
+        settled = true;
+        resolve(!res.destroyed);
+      });
+    });
 
   const proxy = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const headers: Record<string, string> = {};
@@ -86,6 +123,14 @@ export async function startFaultProvider(options: { upstream: string }): Promise
       case 'http-500':
         res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
         return;
+      case 'http-503':
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end('{"error":{"code":"UNAVAILABLE","message":"service overloaded, try again later"}}');
+        return;
+      case 'wrong-shape':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrongShape));
+        return;
       case 'invalid-json':
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": {"person": {"fullName": ');
         return;
@@ -93,15 +138,16 @@ export async function startFaultProvider(options: { upstream: string }): Promise
         res.writeHead(200, { 'content-type': 'application/json' }).end('["not", "a", "graphql", "response"]');
         return;
       case 'slow': {
-        const waited = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), slowMs);
-          res.once('close', () => {
-            clearTimeout(timer);
-            resolve(false);
-          });
+        const waited = await waitUnlessAbandoned(req, res, (go) => {
+          const timer = setTimeout(go, slowMs);
+          res.once('close', () => clearTimeout(timer));
         });
-        if (!waited || res.destroyed) return;
-        await proxy(req, res, body);
+        if (waited) await proxy(req, res, body);
+        return;
+      }
+      case 'held': {
+        const released = await waitUnlessAbandoned(req, res, (go) => held.push(go));
+        if (released) await proxy(req, res, body);
         return;
       }
       case 'healthy':
@@ -143,10 +189,19 @@ export async function startFaultProvider(options: { upstream: string }): Promise
     setMode: (next, opts = {}) => {
       mode = next;
       if (opts.slowMs !== undefined) slowMs = opts.slowMs;
+      if (opts.json !== undefined) wrongShape = opts.json;
     },
     requests: (pathPrefix = '/graphql') => counts.filter((path) => path.startsWith(pathPrefix)).length,
+    abandoned: (pathPrefix = '/graphql') => abandoned.filter((path) => path.startsWith(pathPrefix)).length,
+    release: () => {
+      mode = 'healthy';
+      const waiting = held;
+      held = [];
+      for (const go of waiting) go();
+    },
     resetCounts: () => {
       counts.length = 0;
+      abandoned.length = 0;
     },
     down: close,
     up: () => listen(port),

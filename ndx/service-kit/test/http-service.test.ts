@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { type Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   createHttpService,
@@ -59,29 +60,66 @@ describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, then the process exits 0 and the port closes', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'slow-service.ts')], {
-      env: { ...process.env, PORT: String(port), SLOW_MS: '1500' },
-      stdio: 'ignore',
+      env: { ...process.env, PORT: String(port), SLOW_MS: '1500', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      if (
-        await fetch(`${base}/health`).then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      // The service's own log says when it listens and when it has the request: no guessing with sleeps.
+      const logged = logLines(child.stdout);
+      await logged.first((line) => line.msg === 'slow-service listening');
+      const base = `http://127.0.0.1:${port}`;
+      const inFlight = fetch(`${base}/slow`).then((r) => r.json());
+      await logged.first((line) => line.msg === 'slow request received');
+      child.kill('SIGTERM');
+      expect(await inFlight).toEqual({ finished: true });
+      expect(await exited).toBe(0);
+      await expect(fetch(`${base}/health`)).rejects.toThrow();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
-    const inFlight = fetch(`${base}/slow`).then((r) => r.json());
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill('SIGTERM');
-    expect(await inFlight).toEqual({ finished: true });
-    expect(await exited).toBe(0);
-    await expect(fetch(`${base}/health`)).rejects.toThrow();
   });
 });
+
+/**
+ * JSON log lines of a child's stdout; `first` resolves with the first line (seen or to come) that
+ * matches, and rejects if the output ends without one.
+ */
+function logLines(stdout: Readable) {
+  const lines: Record<string, unknown>[] = [];
+  let ended = false;
+  const waiting: {
+    match: (line: Record<string, unknown>) => boolean;
+    resolve: () => void;
+    reject: (err: Error) => void;
+  }[] = [];
+  const reader = createInterface({ input: stdout });
+  reader.on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(line);
+    for (const waiter of waiting.filter((w) => w.match(line))) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  });
+  reader.on('close', () => {
+    ended = true;
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error('the output ended without the line'));
+  });
+  return {
+    first: (match: (line: Record<string, unknown>) => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        if (lines.some(match)) resolve();
+        else if (ended) reject(new Error('the output ended without the line'));
+        else waiting.push({ match, resolve, reject });
+      }),
+  };
+}
 
 describe('trace context', () => {
   it('a traceparent received is answered, logged on every line and passed on to the next service', async () => {
