@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'jose';
-import { demoCitizens } from '@ndx/synthetic-data';
 import {
   createHttpService,
   createPool,
@@ -39,7 +38,7 @@ export interface IdentityProvider {
   reloadKeys: () => Promise<boolean>;
 }
 
-/** Opens the database (migrated), registers configured clients and demo citizens, builds the service. */
+/** Opens the database (migrated), registers configured clients and seed citizen accounts, builds the service. */
 export async function buildIdentityProvider(config: Config, logger: Logger): Promise<IdentityProvider> {
   const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
   try {
@@ -54,15 +53,9 @@ export async function buildIdentityProvider(config: Config, logger: Logger): Pro
     });
     await keys.ensureActiveKey();
     await clients.syncFromConfig(config.FUDI_CLIENTS);
-    if (config.FUDI_SEED_DEMO_CITIZENS) {
-      for (const citizen of demoCitizens) {
-        const created = await citizens.insertIfMissing({
-          nic: citizen.nic,
-          name: citizen.birthName,
-          password: citizen.password,
-          totpSecret: citizen.totpSecret,
-        });
-        if (created) logger.info({ nic: citizen.nic }, 'demo citizen account created');
+    for (const account of config.FUDI_SEED_ACCOUNTS) {
+      if (await citizens.insertIfMissing(account)) {
+        logger.info({ nic: account.nic }, 'seed citizen account created');
       }
     }
 

@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
 import { SecretStore } from './secrets.ts';
+import { seedAccounts } from './seed-accounts.ts';
 import {
   isPortFree,
   runNodeScript,
@@ -146,6 +147,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         return url;
       },
       secret: (name) => secrets.get(name),
+      seedAccounts,
     };
     const envs = new Map(selected.map((s) => [s.name, serviceEnv(s, context)]));
     const logDir = join(dataDir, 'logs');
