@@ -49,8 +49,8 @@ export const withheldReasonSchema = z.enum([
 
 export const withheldFieldSchema = auditFieldSchema.extend({ reason: withheldReasonSchema });
 
-/** One call to a provider: how long it took and how it ended. */
-export const providerCallSchema = z.object({
+/** One call the OE made to a provider, as the audit records it: how long it took and how it ended. */
+export const auditProviderCallSchema = z.object({
   providerKey: text(64),
   latencyMs: milliseconds,
   outcome: z.enum(['OK', 'ERROR', 'TIMEOUT', 'UNAVAILABLE', 'CIRCUIT_OPEN']),
@@ -95,7 +95,7 @@ export const auditRecordInputSchema = z.object({
   decisionId: text(128).nullable().default(null),
   policyVersion: text(128).nullable().default(null),
   consentId: text(128).nullable().default(null),
-  providers: z.array(providerCallSchema).max(64).default([]),
+  providers: z.array(auditProviderCallSchema).max(64).default([]),
   /** Per-stage timings in milliseconds, e.g. { validate: 0.4, plan: 0.1, pdp: 3.2, 'provider.RGD': 12, audit: 2 }. */
   timings: z.record(text(64), milliseconds).default({}),
   outcome: auditOutcomeSchema,
@@ -104,7 +104,7 @@ export const auditRecordInputSchema = z.object({
 export type AuditField = z.infer<typeof auditFieldSchema>;
 export type WithheldReason = z.infer<typeof withheldReasonSchema>;
 export type WithheldField = z.infer<typeof withheldFieldSchema>;
-export type ProviderCall = z.infer<typeof providerCallSchema>;
+export type AuditProviderCall = z.infer<typeof auditProviderCallSchema>;
 export type AuditOutcome = z.infer<typeof auditOutcomeSchema>;
 /** Input of `AuditWriter.append`. Optional/nullable members may be left out. */
 export type AuditRecordInput = z.input<typeof auditRecordInputSchema>;
@@ -126,7 +126,7 @@ export interface AuditRecord {
   decisionId: string | null;
   policyVersion: string | null;
   consentId: string | null;
-  providers: ProviderCall[];
+  providers: AuditProviderCall[];
   timings: Record<string, number>;
   outcome: AuditOutcome;
   prevHash: string;

@@ -1,5 +1,6 @@
 import type { DocumentNode } from 'graphql';
 import type { AuditWriter } from '@ndx/audit';
+import type { DataSubjectRule } from '@ndx/contract';
 import { NdxError, type Logger } from '@ndx/service-kit';
 import { auditRecordsFor } from './audit-record.ts';
 import type { Consumer } from './consumer-auth.ts';
@@ -7,14 +8,17 @@ import { fetchReleased, type FetchResult } from './fetching.ts';
 import type { ConsentClient, PolicyClient } from './gate-clients.ts';
 import { gateQuery, GateUnavailableError, undecidedGate, type GateResult } from './gating.ts';
 import type { OeMetrics } from './oe-metrics.ts';
-import { mergeResults, type UnifiedError } from './planner-merge.ts';
-import type { QueryPlan, QueryPlanner } from './planner.ts';
+import { mergeResults, type UnifiedError } from './merger.ts';
+import type { QueryPlanner } from './planner.ts';
 import type { ProviderClient } from './provider-client.ts';
+import type { QueryPlan } from './query-plan.ts';
 
 export interface PipelineDeps {
   planner: QueryPlanner;
   policy: PolicyClient;
   consent: ConsentClient;
+  /** fl-config.json's dataSubjects: which root fields are gated for the citizen they name. */
+  dataSubjects: readonly DataSubjectRule[];
   providers: ReadonlyMap<string, ProviderClient>;
   audit: AuditWriter;
   metrics: OeMetrics;
@@ -136,7 +140,7 @@ async function auditRefusal(deps: PipelineDeps, request: PipelineRequest, plan: 
     consumer: request.consumer,
     operationName: request.operationName,
     plan,
-    gate: undecidedGate(plan),
+    gate: undecidedGate(plan, deps.dataSubjects),
     fetch: undefined,
     timings: request.timings,
   });

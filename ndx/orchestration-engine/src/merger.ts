@@ -1,14 +1,15 @@
-import { LIST, type PlannedLeaf, type QueryPlan, type ShapeNode } from './planner.ts';
+/**
+ * The merger: folds the providers' answers back into the unified shape of the plan, with an error on the path
+ * of every field that was withheld or that a provider failed to supply.
+ */
+import type { ProviderGraphQLError } from './provider-client.ts';
+import { LIST, type PlannedLeaf, type QueryPlan, type ShapeNode } from './query-plan.ts';
 
-/** A GraphQL error as a provider sends it. */
-export interface ProviderGraphQLError {
-  message: string;
-  path?: ReadonlyArray<string | number>;
-  extensions?: Record<string, unknown>;
-}
-
-/** What became of one provider's sub-query. */
-export type ProviderOutcome =
+/**
+ * A provider's answer as the merger takes it: its data and GraphQL errors, or, when it gave no usable answer,
+ * the error that stands for every field it should have supplied.
+ */
+export type ProviderAnswer =
   | { ok: true; data: unknown; errors?: ReadonlyArray<ProviderGraphQLError> }
   /** Not answered usefully: code PROVIDER_UNAVAILABLE (down, timeout, breaker open) or PROVIDER_ERROR. */
   | { ok: false; code: string; message: string; extensions?: Record<string, unknown> };
@@ -27,8 +28,8 @@ export interface UnifiedError {
 }
 
 export interface MergeInput {
-  /** By providerKey; a provider of the plan with no outcome (and fields not withheld) is an internal error. */
-  outcomes: Partial<Record<string, ProviderOutcome>>;
+  /** By providerKey; a provider of the plan with no answer (and fields not withheld) is an internal error. */
+  outcomes: Partial<Record<string, ProviderAnswer>>;
   /** The withholding of a leaf that was not fetched (PDP DENY, consent missing). */
   withheld?: (leaf: PlannedLeaf) => Withholding | undefined;
 }
