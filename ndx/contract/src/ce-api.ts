@@ -3,6 +3,8 @@
 // client (the OE) parses the CE's answers with them.
 import { z } from 'zod';
 import { consentStatuses } from './consent-status.ts';
+import { fieldRefSchema } from './field-ref.ts';
+import { nicSchema } from './nic.ts';
 
 /** Where each operation lives, relative to the CE's base URL. */
 export const consentApiPaths = {
@@ -26,13 +28,6 @@ const timestamp = z.iso.datetime();
 /** A consent status on the wire. */
 export const consentStatusSchema = z.enum(consentStatuses);
 
-/** One provider field, as the OE, the PDP and the CE name it. */
-const fieldRefSchema = z.object({
-  providerKey: id,
-  schemaId: id,
-  field: z.string().min(1).max(256),
-});
-
 /** A field the citizen is asked about; the display name and description come from the PDP's field metadata. */
 export const requestedFieldSchema = fieldRefSchema.extend({
   displayName: z.string().min(1).max(200).optional(),
@@ -42,17 +37,21 @@ export type RequestedField = z.infer<typeof requestedFieldSchema>;
 
 /** Body of `POST /v1/consents` (create or reuse a pending request) and of `POST /v1/consents/check`. */
 export const consentRequestSchema = z.object({
-  /** The data subject's NIC. */
-  citizenId: z.string().min(1).max(64),
+  /** The data subject's NIC, in any spelling the NIC rule tolerates; parsed to canonical form. */
+  citizenId: nicSchema,
   consumerId: id,
   purpose: id,
   fields: z.array(requestedFieldSchema).min(1).max(500),
 });
+/** A request as the CE reads it (citizenId canonical). */
 export type ConsentRequest = z.infer<typeof consentRequestSchema>;
+/** A request as a client sends it. */
+export type ConsentRequestBody = z.input<typeof consentRequestSchema>;
 
 /** Body of `POST /v1/consents/check`: the same as a creation (display names are accepted and ignored). */
 export const consentCheckRequestSchema = consentRequestSchema;
 export type ConsentCheckRequest = ConsentRequest;
+export type ConsentCheckRequestBody = ConsentRequestBody;
 
 /** Answer to `POST /v1/consents/check`. */
 export const consentCheckResponseSchema = z.object({

@@ -1,5 +1,5 @@
-import type { ConsentField, ConsentRecord } from '../consent-store.ts';
-import { fieldKey } from '../consent-store.ts';
+import { fieldKey, type ConsentField } from '@ndx/contract';
+import type { ConsentRecord } from '../consent-lifecycle.ts';
 import { SafeHtml as Raw, html } from '@ndx/service-kit';
 
 // Escaping is the kit's: one implementation for every server-rendered page in NDX.
