@@ -115,12 +115,6 @@ export class ProviderClient {
     this.breaker.on('close', () => report('closed'));
   }
 
-  get breakerState(): BreakerState {
-    if (this.breaker.opened) return 'open';
-    if (this.breaker.halfOpen) return 'halfOpen';
-    return 'closed';
-  }
-
   /** Sends one sub-query; never throws: failures come back as an outcome with a code. */
   async query(query: string, variables: Record<string, unknown>): Promise<FetchOutcome> {
     const started = performance.now();
@@ -218,7 +212,7 @@ export class ProviderClient {
 }
 
 /** A provider's HTTP answer → data and errors, or an UpstreamError when it is not a GraphQL response. */
-export function parseGraphQLResponse(
+function parseGraphQLResponse(
   key: string,
   status: number,
   text: string,

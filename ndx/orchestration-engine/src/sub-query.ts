@@ -12,13 +12,8 @@ import {
 import type { PlannedLeaf, ProviderSelection, QueryPlan } from './query-plan.ts';
 
 export interface SubQuery {
-  providerKey: string;
-  schemaId: string;
-  operationName: string;
   query: string;
   variables: Record<string, unknown>;
-  /** The leaves this sub-query fetches. */
-  leafIds: number[];
 }
 
 /**
@@ -44,12 +39,8 @@ export function buildSubQuery(
   const used = new Set(selections.flatMap((s) => s.arguments.map((a) => a.variable)));
   const variables = provider.variables.filter((v) => used.has(v.name));
   return {
-    providerKey,
-    schemaId: provider.schemaId,
-    operationName: provider.operationName,
     query: printSubQuery(provider.operationName, selections, variables),
     variables: Object.fromEntries(variables.map((v) => [v.name, v.value])),
-    leafIds: [...kept],
   };
 }
 
