@@ -6,6 +6,12 @@ import { fieldRefSchema } from './field-ref.ts';
  * schemas and the OE parses the PDP's answers with them.
  */
 
+/** Where each operation lives, relative to the PDP's base URL. */
+export const policyApiPaths = {
+  /** POST: a decision per field for one consumer, purpose and data subject. */
+  decisions: '/v1/decisions',
+} as const;
+
 /** What the PDP decides per field. */
 export const policyDecisions = ['PERMIT', 'DENY', 'CONSENT_REQUIRED'] as const;
 export type PolicyDecision = (typeof policyDecisions)[number];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
-import { policyDecisionRequestSchema, type PolicyDecisionResponse } from '@ndx/contract';
+import { policyApiPaths, policyDecisionRequestSchema, type PolicyDecisionResponse } from '@ndx/contract';
 import { parseInput } from '@ndx/service-kit';
 import type { CallerAuth } from './caller-auth.ts';
 import { decideFields } from './decision-engine.ts';
@@ -20,7 +20,7 @@ export function decisionRoutes(
   });
 
   app.post(
-    '/v1/decisions',
+    policyApiPaths.decisions,
     { preHandler: deps.auth.decisionCaller },
     async (request): Promise<PolicyDecisionResponse> => {
       const body = parseInput(policyDecisionRequestSchema, request.body);
