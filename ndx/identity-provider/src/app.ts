@@ -2,18 +2,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'jose';
-import {
-  createHttpService,
-  createPool,
-  isDatabaseReachable,
-  migrate,
-  type Logger,
-  type Pool,
-} from '@ndx/service-kit';
+import { defineService, withServiceDatabase, type Logger, type Pool } from '@ndx/service-kit';
 import { purgeExpiredPayloads } from './adapter.ts';
 import { createCitizenStore, type CitizenStore } from './citizens.ts';
 import { createClientStore, type ClientStore } from './clients.ts';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { interactionRoutes } from './interactions.ts';
 import { createProvider } from './provider.ts';
 import { createSigningKeyStore, type SigningKeyStore } from './signing-keys.ts';
@@ -40,9 +33,8 @@ export interface IdentityProvider {
 
 /** Opens the database (migrated), registers configured clients and seed citizen accounts, builds the service. */
 export async function buildIdentityProvider(config: Config, logger: Logger): Promise<IdentityProvider> {
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  try {
-    await migrate(pool, migrationsDir, logger);
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
     const clients = createClientStore(pool);
     const citizens = createCitizenStore(pool);
     const keys = createSigningKeyStore(pool);
@@ -110,13 +102,9 @@ export async function buildIdentityProvider(config: Config, logger: Logger): Pro
     );
     for (const timer of timers) timer.unref();
 
-    const app = createHttpService({
-      name: SERVICE_NAME,
-      logger,
-      readinessChecks: { database: () => isDatabaseReachable(pool) },
+    const app = httpService({
       onClose: async () => {
         for (const timer of timers) clearInterval(timer);
-        await pool.end();
       },
     });
     await app.register(interactionRoutes, { provider: current, citizens, throttle, logger });
@@ -138,13 +126,13 @@ export async function buildIdentityProvider(config: Config, logger: Logger): Pro
     });
 
     return { app, pool, clients, citizens, keys, throttle, provider: current, reloadKeys };
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** Builds the FUDI identity provider (OIDC) as a Fastify instance; its database is migrated first. */
 export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
   return (await buildIdentityProvider(config, logger)).app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

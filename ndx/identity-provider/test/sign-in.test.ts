@@ -3,7 +3,7 @@ import { authenticator } from 'otplib';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { createTokenVerifier } from '@ndx/service-kit';
-import { startTestIdentityProvider, type TestIdentityProvider } from '../src/testing.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 import { LOCKED_OUT, SIGN_IN_FAILED, TOTP_FAILED } from '../src/interactions.ts';
 import { TestBrowser, type Page } from './support/browser.ts';
 

@@ -8,8 +8,12 @@ import { createClientAsync, type Client } from 'soap';
 import { buildApp as buildSoapApp } from '@ndx/dmt-soap-api';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/identity-provider/testing';
 import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
-import { readConfig as readSoapConfig } from '../../dmt-soap-api/src/config.ts';
-import { fixtureClasses, fixtureVehicles, insertFixtureVehicles } from '../../dmt-soap-api/test/fixtures.ts';
+import {
+  fixtureClasses,
+  fixtureVehicles,
+  insertFixtureVehicles,
+  readConfig as readSoapConfig,
+} from '@ndx/dmt-soap-api/testing';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
 import { sdl } from '../src/schema.ts';

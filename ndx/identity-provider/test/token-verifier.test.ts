@@ -1,13 +1,14 @@
+// service-kit's token verifier against the tokens the real FUDI issues (here, since a kit's tests import no service).
 import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url, decodeJwt, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/identity-provider/testing';
 import {
   UnauthenticatedError,
   createClientCredentialsSource,
   createTokenVerifier,
   type TokenVerifier,
-} from '../src/index.ts';
+} from '@ndx/service-kit';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 
 let fudi: TestIdentityProvider;
 let verifier: TokenVerifier;
