@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { NIC_PATTERN } from '@ndx/service-kit';
+import { nicSchema } from '@ndx/contract';
 
 /** Version of the canonical serialisation; stored per record so a future format can coexist. */
 export const AUDIT_FORMAT_VERSION = 1;
 
 /** prev_hash of the first record in the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
-
-/** Farajaland NIC: old format 9 digits + V/X, new format 12 digits. */
-export { NIC_PATTERN };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -24,10 +21,8 @@ const text = (max: number) =>
       'must not contain NUL or lone surrogates',
     );
 
-const nic = z
-  .string()
-  .transform((s) => s.trim().toUpperCase())
-  .pipe(z.string().regex(NIC_PATTERN, 'must be a NIC (9 digits and V or X, or 12 digits)'));
+/** The data subject's NIC, stored in canonical form (the exchange's one NIC rule). */
+const nic = nicSchema;
 
 const milliseconds = z.number().min(0).max(86_400_000);
 
