@@ -7,11 +7,12 @@ export interface RedeemedState {
 }
 
 /**
- * The `state` the app hands to the consent portal: random, stored only as a hash, bound to the
- * browser session and the application, and single-use. Redeeming marks it used in the same
+ * The OAuth-style `state` the app hands to the consent portal with its `redirect_uri` (and gets back on
+ * the return): random, stored only as a hash, bound to the browser session and the application, and
+ * single-use. (Stored in the table `consent_states`.) Redeeming marks it used in the same
  * statement, so a replay (or two racing returns) finds nothing.
  */
-export class ConsentStateStore {
+export class OAuthStateStore {
   readonly #pool: Pool;
   readonly #now: () => Date;
   readonly #ttlSeconds: number;
