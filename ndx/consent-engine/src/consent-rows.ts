@@ -17,7 +17,7 @@ import type { Change, ChangeSet, ConsentRecord } from './consent-lifecycle.ts';
 type Queryable = Pool | PoolClient;
 
 /** Every change of a consent is announced here (payload: the consent id), for caches in other processes. */
-export const CONSENT_CHANGED_CHANNEL = 'consent_changed';
+const CONSENT_CHANGED_CHANNEL = 'consent_changed';
 
 interface ConsentRow {
   id: string;

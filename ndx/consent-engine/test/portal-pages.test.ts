@@ -64,7 +64,7 @@ describe('consent statuses in the portal', () => {
     ['REJECTED', 'Passport app For your passport Name REJECTED Ended'],
     ['REVOKED', 'Passport app For your passport Name REVOKED Withdrawn 5 March 2026 at 10:00 UTC'],
     ['EXPIRED', 'Passport app For your passport Name EXPIRED Ended'],
-  ] as const)('My consents shows a %s consent as “%s”', (status, shown) => {
+  ] as const)('My consents shows the %s consent as “%s”', (status, shown) => {
     expect(rows.get(status)!.text).toBe(shown);
   });
 
