@@ -8,12 +8,8 @@ import { createClientAsync, type Client } from 'soap';
 import { buildApp as buildSoapApp } from '@ndx/dmt-soap-api';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/identity-provider/testing';
 import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
-import {
-  fixtureClasses,
-  fixtureVehicles,
-  insertFixtureVehicles,
-  readConfig as readSoapConfig,
-} from '@ndx/dmt-soap-api/testing';
+import { readConfig as readSoapConfig } from '@ndx/dmt-soap-api/config';
+import { fixtureClasses, fixtureVehicles, insertFixtureVehicles } from '@ndx/dmt-soap-api/testing';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
 import { sdl } from '../src/schema.ts';

@@ -1,8 +1,5 @@
 import pg from 'pg';
 
-// What a test elsewhere (the DMT adapter's) needs to run this registry in-process.
-export { readConfig } from '../src/config.ts';
-
 /** Rows the DMT tests insert themselves (the seeded data is another engineer's). */
 export const fixtureClasses = [
   { code: 'A', name: 'Motorcycle' },

@@ -4,12 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp as buildLegacyApp } from '@ndx/drp-api';
-import {
-  fixturePersons,
-  insertFixturePersons,
-  readConfig as readLegacyConfig,
-  type LegacyPerson,
-} from '@ndx/drp-api/testing';
+import { readConfig as readLegacyConfig } from '@ndx/drp-api/config';
+import { fixturePersons, insertFixturePersons, type LegacyPerson } from '@ndx/drp-api/testing';
 import {
   createTestDatabase,
   freePort,

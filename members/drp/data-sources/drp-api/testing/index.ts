@@ -1,7 +1,6 @@
 import pg from 'pg';
 
-// What a test elsewhere (the DRP adapter's) needs to run this registry in-process.
-export { readConfig } from '../src/config.ts';
+/** A person row as the legacy API answers it. */
 export type { LegacyPerson } from '../src/person-routes.ts';
 
 /** Person rows the DRP tests insert themselves (the seeded data is another engineer's). */
