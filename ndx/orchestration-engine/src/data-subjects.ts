@@ -64,6 +64,36 @@ export function subjectOfRoot(
   }
 }
 
+/**
+ * The plan with each data subject's NIC in canonical form, in its root field's arguments and in every
+ * provider variable bound from them: providers take the canonical NIC only, and gating, fetching and the
+ * audit record all name the same citizen. A subject argument that is not a NIC is BAD_USER_INPUT.
+ */
+export function withCanonicalSubjects(plan: QueryPlan, rules: readonly DataSubjectRule[]): QueryPlan {
+  const changedArgs = new Map<string, Record<string, unknown>>();
+  const rootFields = plan.rootFields.map((root) => {
+    const nic = subjectOfRoot(root, rules);
+    const rule = rules.find((r) => r.rootField === root.fieldName);
+    if (nic === null || !rule || root.arguments[rule.argument] === nic) return root;
+    const args = { ...root.arguments, [rule.argument]: nic };
+    changedArgs.set(root.responseKey, args);
+    return { ...root, arguments: args };
+  });
+  if (!changedArgs.size) return plan;
+  const providers = plan.providers.map((provider) => {
+    const variables = provider.variables.map((v) => {
+      const args = changedArgs.get(v.rootKey);
+      return args ? { ...v, value: args[v.unifiedArgument] } : v;
+    });
+    return {
+      ...provider,
+      variables,
+      variableValues: Object.fromEntries(variables.map((v) => [v.name, v.value])),
+    };
+  });
+  return { ...plan, rootFields, providers };
+}
+
 /** The planned leaves grouped by the data subject of their root field (a citizen's NIC, or null). */
 export function leavesByDataSubject(
   plan: QueryPlan,

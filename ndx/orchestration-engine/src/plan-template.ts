@@ -119,6 +119,8 @@ export function bindPlanTemplate(template: PlanTemplate, variables: Record<strin
     const bound = provider.variables.map((v): ProviderVariable => ({
       name: v.name,
       type: v.type,
+      rootKey: v.rootKey,
+      unifiedArgument: v.unifiedArgument,
       value: argsByRoot.get(v.rootKey)?.[v.unifiedArgument],
     }));
     return {

@@ -6,6 +6,7 @@ import { auditRecordsFor } from './audit-record.ts';
 import type { Consumer } from './consumer-auth.ts';
 import { fetchReleased, type FetchResult } from './fetching.ts';
 import type { ConsentClient, PolicyClient } from './gate-clients.ts';
+import { withCanonicalSubjects } from './data-subjects.ts';
 import { gateQuery, GateUnavailableError, undecidedGate, type GateResult } from './gating.ts';
 import type { OeMetrics } from './oe-metrics.ts';
 import { mergeResults, type UnifiedError } from './merger.ts';
@@ -62,12 +63,15 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   let gate: GateResult;
   try {
     plan = await timed('plan', () =>
-      deps.planner.plan({
-        document: request.document,
-        source: request.source,
-        operationName: request.operationName,
-        variables: request.variables,
-      }),
+      withCanonicalSubjects(
+        deps.planner.plan({
+          document: request.document,
+          source: request.source,
+          operationName: request.operationName,
+          variables: request.variables,
+        }),
+        deps.dataSubjects,
+      ),
     );
     gate = await timed('gate', () => gateQuery(plan, request.consumer, deps));
   } catch (err) {

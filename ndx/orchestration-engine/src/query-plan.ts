@@ -47,6 +47,9 @@ export interface ProviderVariable {
   name: string;
   /** GraphQL type, e.g. `ID!`. */
   type: string;
+  /** Where the value comes from: the unified root field (by response key) and its argument. */
+  rootKey: string;
+  unifiedArgument: string;
   value: unknown;
 }
 
