@@ -10,7 +10,7 @@ const NIC_SCALARS = new Set(['ID', 'String']);
  * What is wrong with fl-config's `dataSubjects` against the unified schema: a rule naming a root field
  * Query does not have, an argument that field does not take, or an argument that cannot hold a NIC.
  */
-export function dataSubjectProblems(schema: GraphQLSchema, rules: readonly DataSubjectRule[]): string[] {
+function dataSubjectProblems(schema: GraphQLSchema, rules: readonly DataSubjectRule[]): string[] {
   const problems: string[] = [];
   const rootFields = schema.getQueryType()?.getFields() ?? {};
   rules.forEach((rule, index) => {
@@ -49,7 +49,7 @@ export function assertDataSubjectsMatchSchema(
 }
 
 /** The data subject of a planned root field: the citizen's canonical NIC, or null when the root names no one. */
-export function subjectOfRoot(
+function subjectOfRoot(
   root: { fieldName: string; arguments: Record<string, unknown> },
   rules: readonly DataSubjectRule[],
 ): string | null {

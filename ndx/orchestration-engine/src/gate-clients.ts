@@ -11,7 +11,7 @@ import {
 import { httpJson, type AccessTokenSource } from '@ndx/service-kit';
 
 /** What the OE sends the CE to check coverage or open a consent request (the CE's schema, before parsing). */
-export type ConsentRequestBody = z.input<typeof consentRequestSchema>;
+type ConsentRequestBody = z.input<typeof consentRequestSchema>;
 
 export interface GateClientOptions {
   baseUrl: string;

@@ -39,7 +39,7 @@ export class GateUnavailableError extends NdxError {
 }
 
 /** What gating needs: the PDP, the CE, and the data-subject rules of fl-config.json. */
-export interface GateDeps {
+interface GateDeps {
   policy: PolicyClient;
   consent: ConsentClient;
   dataSubjects: readonly DataSubjectRule[];
