@@ -345,9 +345,15 @@ describe('a new root field about a person, added by configuration alone', () => 
     for (const [rule, message] of attempts) {
       const path = await writeFlConfig('bad-rule.json', flConfigWithBirthRecord({ dataSubjectRule: rule }));
       const env = oeEnv(path);
-      await expect(buildApp(readConfig(env), testLogger('orchestration-engine'), env)).rejects.toThrow(
-        message,
+      const outcome = await buildApp(readConfig(env), testLogger('orchestration-engine'), env).then(
+        async (app) => {
+          await app.close();
+          return 'started';
+        },
+        (err: Error) => `${err.name}: ${err.message}`,
       );
+      expect(outcome).toMatch(/^ConfigError: fl-config\.json dataSubjects do not match the unified schema/);
+      expect(outcome).toMatch(message);
     }
   });
 });
