@@ -25,6 +25,24 @@ export default tseslint.config(
     ],
     rules: { 'no-console': 'off' },
   },
+  // Production code imports no test helper: those live in each workspace's testing/ entry, outside src/
+  // (tests/workspace-boundaries.test.ts checks the rest of the import graph: cycles, declared packages, layers).
+  {
+    files: ['ndx/*/src/**/*.ts', 'members/**/src/**/*.ts', '**/stack.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@ndx/*/testing', '@ndx/*/testing-*', '**/testing/**', 'vitest', 'vitest/*'],
+              message: 'Production code imports no test helper (testing entries are for tests).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Tests that can fail: none focused or skipped, each checks something, no "is defined" on a value
   // the test could as well have asserted concretely.
   {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditWriter, migrateAudit, type AuditRecord } from '@ndx/audit';
 import { createPool, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
-import { auditDatabaseUrl } from '../ndx/stack/src/ndx-cli.ts';
+import { auditDatabaseUrl } from '@ndx/stack/ndx-cli';
 import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
 
 const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');

@@ -19,10 +19,10 @@ import { exportCitizenRecords, verifyChain, type AuditRecord } from '@ndx/audit'
 import { withDatabase } from '@ndx/service-kit/postgres';
 import { freePort, testLogger } from '@ndx/service-kit/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
-import { buildApp } from '../ndx/orchestration-engine/src/app.ts';
-import { readConfig } from '../ndx/orchestration-engine/src/config.ts';
-import { buildApp as buildRgd } from '../members/rgd/data-sources/rgd-api/src/app.ts';
-import { readConfig as readRgdConfig } from '../members/rgd/data-sources/rgd-api/src/config.ts';
+import { buildApp } from '@ndx/orchestration-engine';
+import { readConfig } from '@ndx/orchestration-engine/config';
+import { buildApp as buildRgd } from '@ndx/rgd-api';
+import { readConfig as readRgdConfig } from '@ndx/rgd-api/config';
 import { decideInPortal } from './support/consent-portal.ts';
 import { startFaultProvider, type FaultMode, type FaultProvider } from './support/fault-provider.ts';
 import { repoRoot, startTestStack, type TestStack } from './support/test-stack.ts';

@@ -1,4 +1,4 @@
-import type { StackContext, StackWiring } from '@ndx/stack';
+import type { StackContext, StackWiring } from '@ndx/stack-wiring';
 import type { ClientSpecInput } from './src/clients.ts';
 
 /** The clients every NDX stack registers in FUDI (ids and resource indicators from the house rules). */
@@ -53,7 +53,8 @@ export const stackWiring: StackWiring = {
     FUDI_ISSUER: ctx.url('identity-provider'),
     FUDI_COOKIE_SECRET: ctx.secret('fudi.cookie'),
     FUDI_CLIENTS: JSON.stringify(stackClients(ctx)),
-    FUDI_SEED_DEMO_CITIZENS: 'true',
+    // The stack's seeding: the documented demo citizens get accounts (created when missing).
+    FUDI_SEED_ACCOUNTS: JSON.stringify(ctx.seedAccounts),
     ...accessTokenLifetime(),
   }),
 };

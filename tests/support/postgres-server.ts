@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@ndx/service-kit/postgres';
-import { freePort, randomSecret } from '../../ndx/service-kit/src/testing.ts';
+import { freePort, randomSecret } from '@ndx/service-kit/testing';
 
 const parent = await mkdtemp(join(tmpdir(), 'ndx-test-pg-'));
 await chmod(parent, 0o755);

@@ -1,4 +1,4 @@
-import { NIC_PATTERN } from '@ndx/service-kit';
+import { NIC_PATTERN } from '@ndx/contract';
 import { BadUserInputError } from './errors.ts';
 
 /** A format an argument must have; a mismatch is a `BAD_USER_INPUT` error naming the argument. */

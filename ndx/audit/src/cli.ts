@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NdxError } from '@ndx/service-kit';
-import { chainHead, exportCitizenRecords, parseNic } from './query.ts';
+import { chainHead, exportCitizenRecords, requireNic } from './query.ts';
 import { verifyChain } from './verify.ts';
 
 const usage = (name: string) => `usage (DATABASE_URL must point at the ndx_audit database):
@@ -88,7 +88,7 @@ async function main(
       return 0;
     }
     if (!values.citizen) throw new UsageError('export needs --citizen NIC');
-    const nic = parseNic(values.citizen);
+    const nic = requireNic(values.citizen);
     for await (const record of exportCitizenRecords(pool, nic)) {
       if (!stdout.write(`${JSON.stringify(record)}\n`)) {
         await new Promise((resolve) => stdout.once('drain', resolve));

@@ -1,11 +1,6 @@
+import { parseNic, type Nic } from '@ndx/contract';
 import { BadRequestError, type Pool } from '@ndx/service-kit';
-import {
-  NIC_PATTERN,
-  type AuditField,
-  type AuditOutcome,
-  type AuditRecord,
-  type WithheldField,
-} from './record.ts';
+import type { AuditField, AuditOutcome, AuditRecord, WithheldField } from './record.ts';
 import { AUDIT_COLUMNS, rowToRecord, type AuditRow } from './schema.ts';
 
 /** One access to a citizen's data, as the consent portal's access log shows it. */
@@ -40,13 +35,13 @@ export interface ListAccessOptions {
   before?: number;
 }
 
-/** The NIC normalised (trimmed, upper case), or a BadRequestError (code BAD_REQUEST). */
-export function parseNic(nic: string): string {
-  const normalised = nic.trim().toUpperCase();
-  if (!NIC_PATTERN.test(normalised)) {
+/** The NIC in canonical form (the exchange's one NIC rule), or a BadRequestError (code BAD_REQUEST). */
+export function requireNic(input: string): Nic {
+  const nic = parseNic(input);
+  if (nic === null) {
     throw new BadRequestError('not a NIC: expected 9 digits and V or X, or 12 digits', { field: 'nic' });
   }
-  return normalised;
+  return nic;
 }
 
 /** Every access to one citizen's data, newest first, one page at a time (keyset pagination on id). */
@@ -55,7 +50,7 @@ export async function listAccessesForCitizen(
   nic: string,
   options: ListAccessOptions = {},
 ): Promise<CitizenAccessPage> {
-  const citizenId = parseNic(nic);
+  const citizenId = requireNic(nic);
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
     throw new BadRequestError('limit must be an integer from 1 to 100', { field: 'limit' });
@@ -80,7 +75,7 @@ export async function* exportCitizenRecords(
   nic: string,
   options: { batchSize?: number } = {},
 ): AsyncGenerator<AuditRecord> {
-  const citizenId = parseNic(nic);
+  const citizenId = requireNic(nic);
   const batchSize = Math.min(10_000, Math.max(1, Math.trunc(options.batchSize ?? 1_000)));
   let after = 0;
   for (;;) {

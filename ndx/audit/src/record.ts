@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { NIC_PATTERN } from '@ndx/service-kit';
+import { nicSchema } from '@ndx/contract';
 
 /** Version of the canonical serialisation; stored per record so a future format can coexist. */
 export const AUDIT_FORMAT_VERSION = 1;
 
 /** prev_hash of the first record in the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
-
-/** Farajaland NIC: old format 9 digits + V/X, new format 12 digits. */
-export { NIC_PATTERN };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -24,10 +21,8 @@ const text = (max: number) =>
       'must not contain NUL or lone surrogates',
     );
 
-const nic = z
-  .string()
-  .transform((s) => s.trim().toUpperCase())
-  .pipe(z.string().regex(NIC_PATTERN, 'must be a NIC (9 digits and V or X, or 12 digits)'));
+/** The data subject's NIC, stored in canonical form (the exchange's one NIC rule). */
+const nic = nicSchema;
 
 const milliseconds = z.number().min(0).max(86_400_000);
 
@@ -49,8 +44,8 @@ export const withheldReasonSchema = z.enum([
 
 export const withheldFieldSchema = auditFieldSchema.extend({ reason: withheldReasonSchema });
 
-/** One call to a provider: how long it took and how it ended. */
-export const providerCallSchema = z.object({
+/** One call the OE made to a provider, as the audit records it: how long it took and how it ended. */
+export const auditProviderCallSchema = z.object({
   providerKey: text(64),
   latencyMs: milliseconds,
   outcome: z.enum(['OK', 'ERROR', 'TIMEOUT', 'UNAVAILABLE', 'CIRCUIT_OPEN']),
@@ -95,7 +90,7 @@ export const auditRecordInputSchema = z.object({
   decisionId: text(128).nullable().default(null),
   policyVersion: text(128).nullable().default(null),
   consentId: text(128).nullable().default(null),
-  providers: z.array(providerCallSchema).max(64).default([]),
+  providers: z.array(auditProviderCallSchema).max(64).default([]),
   /** Per-stage timings in milliseconds, e.g. { validate: 0.4, plan: 0.1, pdp: 3.2, 'provider.RGD': 12, audit: 2 }. */
   timings: z.record(text(64), milliseconds).default({}),
   outcome: auditOutcomeSchema,
@@ -104,7 +99,7 @@ export const auditRecordInputSchema = z.object({
 export type AuditField = z.infer<typeof auditFieldSchema>;
 export type WithheldReason = z.infer<typeof withheldReasonSchema>;
 export type WithheldField = z.infer<typeof withheldFieldSchema>;
-export type ProviderCall = z.infer<typeof providerCallSchema>;
+export type AuditProviderCall = z.infer<typeof auditProviderCallSchema>;
 export type AuditOutcome = z.infer<typeof auditOutcomeSchema>;
 /** Input of `AuditWriter.append`. Optional/nullable members may be left out. */
 export type AuditRecordInput = z.input<typeof auditRecordInputSchema>;
@@ -126,7 +121,7 @@ export interface AuditRecord {
   decisionId: string | null;
   policyVersion: string | null;
   consentId: string | null;
-  providers: ProviderCall[];
+  providers: AuditProviderCall[];
   timings: Record<string, number>;
   outcome: AuditOutcome;
   prevHash: string;

@@ -12,7 +12,7 @@ import {
   type AuditRecord,
 } from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
-import { asSuperuserWithoutTrigger } from '../src/testing.ts';
+import { asSuperuserWithoutTrigger } from '../testing/index.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');

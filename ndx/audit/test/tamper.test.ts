@@ -11,7 +11,7 @@ import {
 } from '@ndx/service-kit/testing';
 import { createAuditWriter, migrateAudit, verifyChain } from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
-import { asSuperuserWithoutTrigger } from '../src/testing.ts';
+import { asSuperuserWithoutTrigger } from '../testing/index.ts';
 
 const logger = testLogger('audit');
 

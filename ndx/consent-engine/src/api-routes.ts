@@ -1,31 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import {
+  consentCheckRequestSchema,
+  consentDecisionRequestSchema,
+  consentIdParamsSchema,
+  consentRequestSchema,
+  fieldKey,
+  type CitizenConsentsResponse,
+  type ConsentCreateResponse,
+  type ConsentWithEvents,
+  type ServedConsent,
+} from '@ndx/contract';
 import { parseInput } from '@ndx/service-kit';
 import type { ApiAuthenticator, ApiCaller } from './auth.ts';
-import { fieldKey, type ConsentRecord, type ConsentStore } from './consent-store.ts';
+import type { ConsentRecord } from './consent-lifecycle.ts';
+import type { ConsentStore } from './consent-store.ts';
 import { NotDataSubjectError } from './errors.ts';
-
-const id = z.string().min(1).max(128);
-const fieldRef = z.object({
-  providerKey: id,
-  schemaId: id,
-  field: z.string().min(1).max(256),
-});
-const requestedField = fieldRef.extend({
-  displayName: z.string().min(1).max(200).optional(),
-  description: z.string().min(1).max(1000).optional(),
-});
-const consentQuery = z.object({
-  citizenId: z.string().min(1).max(64),
-  consumerId: id,
-  purpose: id,
-  fields: z.array(requestedField).min(1).max(500),
-});
-const decisionBody = z.discriminatedUnion('decision', [
-  z.object({ decision: z.literal('approve'), fields: z.array(fieldRef).max(500).optional() }),
-  z.object({ decision: z.literal('deny') }),
-]);
-const idParams = z.object({ id: z.string().min(1).max(64) });
+import { readableFieldName } from './portal/field-names.ts';
 
 export interface ApiRoutesOptions {
   store: ConsentStore;
@@ -35,12 +25,12 @@ export interface ApiRoutesOptions {
 }
 
 /**
- * The JSON API. Internal (service token): check, create-or-reuse, read, revoke.
- * Citizen (user token): own consents, decide, revoke.
+ * The JSON API, its shapes declared in `@ndx/contract` (ce-api). Internal (service token): check,
+ * create-or-reuse, read, revoke. Citizen (user token): own consents, decide, revoke.
  */
 export function apiRoutes(options: ApiRoutesOptions) {
   const { store, auth, portalUrl } = options;
-  const view = (consent: ConsentRecord) => ({
+  const view = (consent: ConsentRecord): ServedConsent => ({
     consentId: consent.id,
     ...consent,
     consumer: { id: consent.consumerId, ...displayOf(store, consent.consumerId) },
@@ -59,35 +49,41 @@ export function apiRoutes(options: ApiRoutesOptions) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.post('/v1/consents/check', async (request) => {
       await auth.service(request);
-      const query = parseInput(consentQuery, request.body);
+      const query = parseInput(consentCheckRequestSchema, request.body);
       return store.check(query);
     });
 
     app.post('/v1/consents', async (request, reply) => {
       const caller = await auth.service(request);
-      const query = parseInput(consentQuery, request.body);
-      const { consent, created } = await store.request(query, actorOf(caller));
-      return reply.status(created ? 201 : 200).send({
+      const query = parseInput(consentRequestSchema, request.body);
+      // A field sent without a display name is shown to the citizen under a readable form of its name.
+      const fields = query.fields.map((f) => ({
+        ...f,
+        displayName: f.displayName ?? readableFieldName(f.field),
+      }));
+      const { consent, created } = await store.request({ ...query, fields }, actorOf(caller));
+      const answer: ConsentCreateResponse = {
         consentId: consent.id,
         status: consent.status,
         consentPortalUrl: portalUrl(consent.id),
         created,
         expiresAt: consent.expiresAt,
         fields: consent.fields,
-      });
+      };
+      return reply.status(created ? 201 : 200).send(answer);
     });
 
-    app.get('/v1/consents/:id', async (request) => {
+    app.get('/v1/consents/:id', async (request): Promise<ConsentWithEvents> => {
       const caller = await auth.any(request);
-      const { id: consentId } = parseInput(idParams, request.params);
+      const { id: consentId } = parseInput(consentIdParamsSchema, request.params);
       const consent = await readable(caller, consentId);
       return { ...view(consent), events: await store.events(consent.id) };
     });
 
-    app.post('/v1/consents/:id/decision', async (request) => {
+    app.post('/v1/consents/:id/decision', async (request): Promise<ServedConsent> => {
       const caller = await auth.citizen(request);
-      const { id: consentId } = parseInput(idParams, request.params);
-      const body = parseInput(decisionBody, request.body);
+      const { id: consentId } = parseInput(consentIdParamsSchema, request.params);
+      const body = parseInput(consentDecisionRequestSchema, request.body);
       const consent = await store.decide(
         consentId,
         caller.citizenId,
@@ -98,13 +94,13 @@ export function apiRoutes(options: ApiRoutesOptions) {
       return view(consent);
     });
 
-    app.post('/v1/consents/:id/revoke', async (request) => {
+    app.post('/v1/consents/:id/revoke', async (request): Promise<ServedConsent> => {
       const caller = await auth.any(request);
-      const { id: consentId } = parseInput(idParams, request.params);
+      const { id: consentId } = parseInput(consentIdParamsSchema, request.params);
       return view(await store.revoke(consentId, actorOf(caller)));
     });
 
-    app.get('/v1/citizens/me/consents', async (request) => {
+    app.get('/v1/citizens/me/consents', async (request): Promise<CitizenConsentsResponse> => {
       const caller = await auth.citizen(request);
       const consents = await store.listForCitizen(caller.citizenId);
       return { citizenId: caller.citizenId, consents: consents.map(view) };

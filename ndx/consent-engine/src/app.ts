@@ -1,19 +1,17 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
-  createHttpService,
-  createPool,
   createTokenVerifier,
-  isDatabaseReachable,
-  migrate,
+  defineService,
+  withServiceDatabase,
   type Logger,
   type TokenVerifier,
 } from '@ndx/service-kit';
 import { accessLogRoutes, createAccessLogReader } from './access-log-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { createApiAuthenticator } from './auth.ts';
-import type { Config } from './config.ts';
-import { systemClock, type Clock } from './consent-store.ts';
+import { readConfig, type Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { createConsentStore } from './store-from-config.ts';
 import { createPortalOidc } from './portal/oidc-client.ts';
 import { portalRoutes } from './portal/routes.ts';
@@ -36,78 +34,73 @@ export async function buildApp(
   options: AppOptions = {},
 ): Promise<FastifyInstance> {
   const clock = options.clock ?? systemClock;
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
+    const publicUrl = config.CONSENT_PORTAL_PUBLIC_URL.replace(/\/$/, '');
+    const store = createConsentStore(config, pool, clock);
+    const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
+    const verifier =
+      options.tokenVerifier ??
+      createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.CONSENT_AUDIENCE });
+    const auth = createApiAuthenticator(
+      verifier,
+      config.CONSENT_SERVICE_CLIENTS,
+      config.CONSENT_CITIZEN_CLIENTS,
+    );
 
-  const publicUrl = config.CONSENT_PORTAL_PUBLIC_URL.replace(/\/$/, '');
-  const store = createConsentStore(config, pool, clock);
-  const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
-  const verifier =
-    options.tokenVerifier ??
-    createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.CONSENT_AUDIENCE });
-  const auth = createApiAuthenticator(
-    verifier,
-    config.CONSENT_SERVICE_CLIENTS,
-    config.CONSENT_CITIZEN_CLIENTS,
-  );
+    let sweepTimer: NodeJS.Timeout | undefined;
+    const app = httpService({ onClose: async () => clearInterval(sweepTimer) });
 
-  let sweepTimer: NodeJS.Timeout | undefined;
-  const app = createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: async () => {
-      clearInterval(sweepTimer);
-      await pool.end();
-    },
-  });
-
-  await app.register(apiRoutes({ store, auth, portalUrl: (id) => `${publicUrl}/consent/${id}` }));
-  const agencyOf = (providerKey: string) =>
-    Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
-      ? config.CONSENT_PROVIDERS[providerKey]!
-      : providerKey;
-  await app.register(
-    portalRoutes({
-      store,
-      sessions,
-      publicUrl,
-      logger,
-      agencyOf,
-      pages: [
-        accessLogRoutes({
-          reader: config.AUDIT_DATABASE_URL
-            ? createAccessLogReader(config.AUDIT_DATABASE_URL, logger)
-            : undefined,
-          store,
-          purposes: config.CONSENT_PURPOSES,
-          agencyOf,
-          pageSize: config.ACCESS_LOG_PAGE_SIZE,
+    await app.register(apiRoutes({ store, auth, portalUrl: (id) => `${publicUrl}/consent/${id}` }));
+    const agencyOf = (providerKey: string) =>
+      Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
+        ? config.CONSENT_PROVIDERS[providerKey]!
+        : providerKey;
+    await app.register(
+      portalRoutes({
+        store,
+        sessions,
+        publicUrl,
+        logger,
+        agencyOf,
+        pages: [
+          accessLogRoutes({
+            reader: config.AUDIT_DATABASE_URL
+              ? createAccessLogReader(config.AUDIT_DATABASE_URL, logger)
+              : undefined,
+            store,
+            purposes: config.CONSENT_PURPOSES,
+            agencyOf,
+            pageSize: config.ACCESS_LOG_PAGE_SIZE,
+          }),
+        ],
+        oidc: createPortalOidc({
+          issuer: config.FUDI_ISSUER,
+          clientId: config.CONSENT_PORTAL_CLIENT_ID,
+          clientSecret: config.CONSENT_PORTAL_CLIENT_SECRET,
+          clientAuth: config.CONSENT_PORTAL_CLIENT_AUTH,
+          redirectUri: `${publicUrl}/auth/callback`,
         }),
-      ],
-      oidc: createPortalOidc({
-        issuer: config.FUDI_ISSUER,
-        clientId: config.CONSENT_PORTAL_CLIENT_ID,
-        clientSecret: config.CONSENT_PORTAL_CLIENT_SECRET,
-        clientAuth: config.CONSENT_PORTAL_CLIENT_AUTH,
-        redirectUri: `${publicUrl}/auth/callback`,
       }),
-    }),
-  );
+    );
 
-  if (config.CONSENT_SWEEP_INTERVAL_SECONDS > 0) {
-    let sweeping = false;
-    sweepTimer = setInterval(() => {
-      if (sweeping) return;
-      sweeping = true;
-      Promise.all([store.sweepExpired(), sessions.deleteExpired()])
-        .then(([expired]) => {
-          if (expired > 0) logger.info({ expired }, 'marked expired consents');
-        })
-        .catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'))
-        .finally(() => (sweeping = false));
-    }, config.CONSENT_SWEEP_INTERVAL_SECONDS * 1000);
-    sweepTimer.unref();
-  }
-  return app;
+    if (config.CONSENT_SWEEP_INTERVAL_SECONDS > 0) {
+      let sweeping = false;
+      sweepTimer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        Promise.all([store.sweepExpired(), sessions.deleteExpired()])
+          .then(([expired]) => {
+            if (expired > 0) logger.info({ expired }, 'marked expired consents');
+          })
+          .catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'))
+          .finally(() => (sweeping = false));
+      }, config.CONSENT_SWEEP_INTERVAL_SECONDS * 1000);
+      sweepTimer.unref();
+    }
+    return app;
+  });
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

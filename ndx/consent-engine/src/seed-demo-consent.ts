@@ -1,13 +1,14 @@
 // Prepare step of the local stack (./init.sh): gives one demo citizen an active consent, so that the
 // example query printed by init.sh returns a merged record straight away. Off unless CONSENT_DEMO_CITIZEN is
 // set (only the local stack's wiring sets it). Idempotent: an existing covering consent is left alone.
+import { NIC_FORMAT, parseNic } from '@ndx/contract';
 import { createLogger, createPool, migrate, runMain } from '@ndx/service-kit';
 import { migrationsDir } from './app.ts';
 import { readConfig } from './config.ts';
 import { createConsentStore } from './store-from-config.ts';
 
 /** The provider fields behind the passport query (see docs/consumer-guide.md). */
-export const passportFields = [
+const passportFields = [
   ['rgd', 'abc-212', 'getPersonInfo.fullName', 'Name at birth'],
   ['rgd', 'abc-212', 'getPersonInfo.dateOfBirth', 'Date of birth'],
   ['rgd', 'abc-212', 'getPersonInfo.sex', 'Sex'],
@@ -22,13 +23,14 @@ export const passportFields = [
   providerKey: providerKey!,
   schemaId: schemaId!,
   field: field!,
-  displayName,
+  displayName: displayName!,
 }));
 
 runMain('consent-engine', async () => {
   const config = readConfig();
-  const citizenId = process.env.CONSENT_DEMO_CITIZEN;
-  if (!citizenId) return;
+  if (!process.env.CONSENT_DEMO_CITIZEN) return;
+  const citizenId = parseNic(process.env.CONSENT_DEMO_CITIZEN);
+  if (!citizenId) throw new Error(`CONSENT_DEMO_CITIZEN is not a NIC: ${NIC_FORMAT}`);
   const logger = createLogger('consent-engine', { level: config.LOG_LEVEL });
   const pool = createPool(config.DATABASE_URL, logger);
   try {

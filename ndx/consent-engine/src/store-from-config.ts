@@ -1,6 +1,7 @@
 import type { Pool } from '@ndx/service-kit';
 import type { Config } from './config.ts';
-import { ConsentStore, systemClock, type Clock } from './consent-store.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { ConsentStore } from './consent-store.ts';
 
 /** The consent store as configured by the service's environment. */
 export function createConsentStore(config: Config, pool: Pool, clock: Clock = systemClock): ConsentStore {

@@ -10,6 +10,13 @@ import {
   type Harness,
 } from './support/harness.ts';
 import { citizenAccessToken } from '@ndx/identity-provider/testing-browser';
+import {
+  citizenConsentsResponseSchema,
+  consentCheckResponseSchema,
+  consentCreateResponseSchema,
+  consentWithEventsSchema,
+  servedConsentSchema,
+} from '@ndx/contract';
 
 const fields: {
   providerKey: string;
@@ -224,8 +231,89 @@ describe('the consent lifecycle over the API', () => {
     expect(purpose).toMatchObject({ status: 400, body: { error: { code: 'UNKNOWN_PURPOSE' } } });
   });
 
+  it('a field sent without a display name is shown to the citizen under a readable one', async () => {
+    const created = await call(`${h.url}/v1/consents`, {
+      token: oe,
+      body: request(amara.nic, [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.dateOfBirth' }]),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.fields).toEqual([
+      {
+        providerKey: 'rgd',
+        schemaId: 'rgd-v1',
+        field: 'birth.dateOfBirth',
+        displayName: 'Date of birth',
+        granted: null,
+      },
+    ]);
+  });
+
+  it('a NIC is one citizen whatever its letter case, spacing or hyphens', async () => {
+    const district = [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.district' }];
+    const created = await call(`${h.url}/v1/consents`, {
+      token: oe,
+      body: request(` ${bwalya.nic.toLowerCase()} `, district),
+    });
+    const consentId = created.body.consentId as string;
+    const record = await call(`${h.url}/v1/consents/${consentId}`, { token: oe });
+    expect(record.body.citizenId).toBe(bwalya.nic);
+    const decided = await call(`${h.url}/v1/consents/${consentId}/decision`, {
+      token: bwalyaToken,
+      body: { decision: 'approve' },
+    });
+    expect(decided).toMatchObject({ status: 200, body: { status: 'ACTIVE' } });
+    const spelled = `${bwalya.nic.slice(0, 4)}-${bwalya.nic.slice(4, 9)} ${bwalya.nic.slice(9).toLowerCase()}`;
+    const coverage = await call(`${h.url}/v1/consents/check`, {
+      token: oe,
+      body: request(spelled, district),
+    });
+    expect(coverage.body).toMatchObject({ covered: true, consentId });
+  });
+
+  it('a citizen id that is not a NIC is refused with 400', async () => {
+    for (const path of ['/v1/consents/check', '/v1/consents']) {
+      const res = await call(`${h.url}${path}`, { token: oe, body: request('someone-else') });
+      expect(res).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST' } } });
+    }
+  });
+
   it('an unknown consent id is 404', async () => {
     const res = await call(`${h.url}/v1/consents/00000000-0000-4000-8000-000000000000`, { token: oe });
     expect(res).toMatchObject({ status: 404, body: { error: { code: 'CONSENT_NOT_FOUND' } } });
+  });
+});
+
+describe('the API answers in the shapes @ndx/contract declares', () => {
+  it('create, check, read, decide, list and revoke answer exactly the contract’s fields', async () => {
+    const mother = [
+      { providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.motherName', displayName: 'Mother' },
+    ];
+    const created = await call(`${h.url}/v1/consents`, { token: oe, body: request(amara.nic, mother) });
+    const consentId = consentCreateResponseSchema.strict().parse(created.body).consentId;
+    const checked = await call(`${h.url}/v1/consents/check`, { token: oe, body: request(amara.nic, mother) });
+    expect(consentCheckResponseSchema.strict().parse(checked.body)).toEqual({
+      covered: false,
+      consentIds: [],
+      missingFields: [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.motherName' }],
+    });
+    const read = await call(`${h.url}/v1/consents/${consentId}`, { token: oe });
+    expect(consentWithEventsSchema.strict().parse(read.body)).toMatchObject({ consentId, status: 'PENDING' });
+    const decided = await call(`${h.url}/v1/consents/${consentId}/decision`, {
+      token: amaraToken,
+      body: { decision: 'approve' },
+    });
+    expect(servedConsentSchema.strict().parse(decided.body)).toMatchObject({ consentId, status: 'ACTIVE' });
+    const covered = await call(`${h.url}/v1/consents/check`, { token: oe, body: request(amara.nic, mother) });
+    expect(consentCheckResponseSchema.strict().parse(covered.body)).toEqual({
+      covered: true,
+      consentId,
+      consentIds: [consentId],
+      missingFields: [],
+    });
+    const mine = await call(`${h.url}/v1/citizens/me/consents`, { token: amaraToken });
+    const listed = citizenConsentsResponseSchema.strict().parse(mine.body);
+    expect(listed.consents.find((c) => c.consentId === consentId)?.status).toBe('ACTIVE');
+    const revoked = await call(`${h.url}/v1/consents/${consentId}/revoke`, { token: oe, method: 'POST' });
+    expect(servedConsentSchema.strict().parse(revoked.body)).toMatchObject({ consentId, status: 'REVOKED' });
   });
 });

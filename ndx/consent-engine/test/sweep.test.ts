@@ -39,7 +39,9 @@ it('the running service periodically marks lapsed requests EXPIRED and records t
       citizenId: '852321234V',
       consumerId: 'passport-app',
       purpose: 'passport-application',
-      fields: [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.fullName' }],
+      fields: [
+        { providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.fullName', displayName: 'Name at birth' },
+      ],
     },
     { type: 'service', id: 'orchestration-engine' },
   );

@@ -2,19 +2,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'jose';
-import { demoCitizens } from '@ndx/synthetic-data';
-import {
-  createHttpService,
-  createPool,
-  isDatabaseReachable,
-  migrate,
-  type Logger,
-  type Pool,
-} from '@ndx/service-kit';
+import { defineService, withServiceDatabase, type Logger, type Pool } from '@ndx/service-kit';
 import { purgeExpiredPayloads } from './adapter.ts';
 import { createCitizenStore, type CitizenStore } from './citizens.ts';
 import { createClientStore, type ClientStore } from './clients.ts';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { interactionRoutes } from './interactions.ts';
 import { createProvider } from './provider.ts';
 import { createSigningKeyStore, type SigningKeyStore } from './signing-keys.ts';
@@ -44,15 +36,14 @@ export interface IdentityProviderOptions {
   now?: () => Date;
 }
 
-/** Opens the database (migrated), registers configured clients and demo citizens, builds the service. */
+/** Opens the database (migrated), registers configured clients and seed citizen accounts, builds the service. */
 export async function buildIdentityProvider(
   config: Config,
   logger: Logger,
   options: IdentityProviderOptions = {},
 ): Promise<IdentityProvider> {
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  try {
-    await migrate(pool, migrationsDir, logger);
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
     const clients = createClientStore(pool);
     const citizens = createCitizenStore(pool);
     const keys = createSigningKeyStore(pool);
@@ -64,15 +55,9 @@ export async function buildIdentityProvider(
     });
     await keys.ensureActiveKey();
     await clients.syncFromConfig(config.FUDI_CLIENTS);
-    if (config.FUDI_SEED_DEMO_CITIZENS) {
-      for (const citizen of demoCitizens) {
-        const created = await citizens.insertIfMissing({
-          nic: citizen.nic,
-          name: citizen.birthName,
-          password: citizen.password,
-          totpSecret: citizen.totpSecret,
-        });
-        if (created) logger.info({ nic: citizen.nic }, 'demo citizen account created');
+    for (const account of config.FUDI_SEED_ACCOUNTS) {
+      if (await citizens.insertIfMissing(account)) {
+        logger.info({ nic: account.nic }, 'seed citizen account created');
       }
     }
 
@@ -127,13 +112,9 @@ export async function buildIdentityProvider(
     );
     for (const timer of timers) timer.unref();
 
-    const app = createHttpService({
-      name: SERVICE_NAME,
-      logger,
-      readinessChecks: { database: () => isDatabaseReachable(pool) },
+    const app = httpService({
       onClose: async () => {
         for (const timer of timers) clearInterval(timer);
-        await pool.end();
       },
     });
     await app.register(interactionRoutes, { provider: current, citizens, throttle, logger });
@@ -155,13 +136,13 @@ export async function buildIdentityProvider(
     });
 
     return { app, pool, clients, citizens, keys, throttle, provider: current, reloadKeys };
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** Builds the FUDI identity provider (OIDC) as a Fastify instance; its database is migrated first. */
 export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
   return (await buildIdentityProvider(config, logger)).app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

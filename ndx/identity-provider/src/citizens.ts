@@ -1,7 +1,7 @@
 import { authenticator } from 'otplib';
+import { parseNic } from '@ndx/contract';
 import type { Pool } from '@ndx/service-kit';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
-import { NIC_PATTERN } from '@ndx/service-kit';
 
 export interface CitizenInput {
   nic: string;
@@ -15,14 +15,6 @@ export interface Citizen {
   nic: string;
   name: string;
   hasTotp: boolean;
-}
-
-/** Old (9 digits + V/X) and new (12 digits) Farajaland NIC formats. */
-export { NIC_PATTERN };
-
-/** Upper-cases and strips spaces, so `852321234v` and `852 321 234V` sign in as `852321234V`. */
-export function normalizeNic(input: string): string {
-  return input.replace(/\s+/g, '').toUpperCase();
 }
 
 export interface CitizenStore {
@@ -41,18 +33,21 @@ export interface CitizenStore {
 }
 
 export function createCitizenStore(pool: Pool): CitizenStore {
-  const row = async (nic: string) => {
+  // Accounts are keyed by the canonical NIC, so `852321234v` and `852 321 234V` sign in as `852321234V`.
+  const row = async (input: string) => {
+    const nic = parseNic(input);
+    if (nic === null) return undefined;
     const { rows } = await pool.query<{
       nic: string;
       name: string;
       password_hash: string;
       totp_secret: string | null;
-    }>('SELECT nic, name, password_hash, totp_secret FROM citizens WHERE nic = $1', [normalizeNic(nic)]);
+    }>('SELECT nic, name, password_hash, totp_secret FROM citizens WHERE nic = $1', [nic]);
     return rows[0];
   };
   const validate = (input: CitizenInput) => {
-    const nic = normalizeNic(input.nic);
-    if (!NIC_PATTERN.test(nic)) throw new Error(`not a Farajaland NIC: ${input.nic}`);
+    const nic = parseNic(input.nic);
+    if (nic === null) throw new Error(`not a Farajaland NIC: ${input.nic}`);
     if (input.password.length < 8) throw new Error('a password needs at least 8 characters');
     if (!input.name.trim()) throw new Error('a citizen needs a name');
     return nic;

@@ -2,18 +2,28 @@ import { z } from 'zod';
 import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
 import { clientListSchema } from './clients.ts';
 
-const jsonClients = z
-  .string()
-  .default('[]')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of clients' });
-      return z.NEVER;
-    }
-  })
-  .pipe(clientListSchema);
+/** An environment variable holding a JSON array, parsed by listSchema. */
+const jsonArray = <S extends z.ZodType>(listSchema: S, what: string) =>
+  z
+    .string()
+    .default('[]')
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON array of ${what}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(listSchema);
+
+/** A citizen account created at start when missing (the stack passes its demo citizens). */
+const seedAccountSchema = z.object({
+  nic: z.string().min(1),
+  name: z.string().min(1),
+  password: z.string().min(1),
+  totpSecret: z.string().min(1).optional(),
+});
 
 export const configSchema = z.object({
   ...baseServiceConfig(9443),
@@ -26,9 +36,12 @@ export const configSchema = z.object({
   /** Signs FUDI's cookies (sessions, interactions). Comma-separated to rotate: the first signs, all verify. */
   FUDI_COOKIE_SECRET: configFields.secret(32),
   /** JSON array of clients registered (and updated) on start; see docs/identity-provider.md. */
-  FUDI_CLIENTS: jsonClients,
-  /** Create the documented demo citizens when their accounts are missing. */
-  FUDI_SEED_DEMO_CITIZENS: configFields.boolean(false),
+  FUDI_CLIENTS: jsonArray(clientListSchema, 'clients'),
+  /**
+   * JSON array of citizen accounts ({nic, name, password, totpSecret?}) created on start when missing;
+   * the local stack passes its demo citizens here (docs/demo-citizens.md).
+   */
+  FUDI_SEED_ACCOUNTS: jsonArray(z.array(seedAccountSchema), 'accounts'),
   FUDI_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   FUDI_REFRESH_TOKEN_TTL_SECONDS: z.coerce
     .number()

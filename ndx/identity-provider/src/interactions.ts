@@ -3,8 +3,9 @@ import formbody from '@fastify/formbody';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
+import { tidyNicInput } from '@ndx/contract';
 import type { Logger } from '@ndx/service-kit';
-import { normalizeNic, type CitizenStore } from './citizens.ts';
+import type { CitizenStore } from './citizens.ts';
 import type { LoginThrottle } from './throttle.ts';
 import { loginPage, messagePage, PAGE_HEADERS, totpPage } from './pages.ts';
 
@@ -94,7 +95,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     const interaction = await details(request, reply);
     if (!interaction) return expired(reply);
     const form = loginForm.safeParse(request.body ?? {});
-    const nic = normalizeNic(form.success ? form.data.nic : '');
+    const nic = tidyNicInput(form.success ? form.data.nic : '');
     const password = form.success ? form.data.password : '';
     const name = await clientName(interaction.params.client_id);
     const again = (status: number, error: string) =>

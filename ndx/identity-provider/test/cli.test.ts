@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { startTestIdentityProvider, type TestIdentityProvider } from '../src/testing.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'src', 'cli.ts');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
 import { createClientCredentialsSource, createTokenVerifier } from '@ndx/service-kit';
-import { startTestIdentityProvider, type TestIdentityProvider } from '../src/testing.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 
 let fudi: TestIdentityProvider;
 

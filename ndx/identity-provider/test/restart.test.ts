@@ -32,7 +32,9 @@ async function start(): Promise<IdentityProvider> {
     FUDI_ISSUER: issuer,
     FUDI_COOKIE_SECRET: cookieSecret,
     FUDI_CLIENTS: clients,
-    FUDI_SEED_DEMO_CITIZENS: 'true',
+    FUDI_SEED_ACCOUNTS: JSON.stringify([
+      { nic: '852321234V', name: 'Bwalya Mwansa', password: 'bwalya-demo-2026' },
+    ]),
     FUDI_KEY_REFRESH_SECONDS: '0',
   });
   running = await buildIdentityProvider(config, testLogger('identity-provider'));

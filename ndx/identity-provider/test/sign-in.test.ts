@@ -3,21 +3,26 @@ import { authenticator } from 'otplib';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { createTokenVerifier } from '@ndx/service-kit';
-import { demoCitizens } from '@ndx/synthetic-data';
-import { startTestIdentityProvider, type TestIdentityProvider } from '../src/testing.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 import { LOCKED_OUT, SIGN_IN_FAILED, TOTP_FAILED } from '../src/interactions.ts';
 import { TestBrowser, type Page } from './support/browser.ts';
 
 const REDIRECT_URI = 'http://127.0.0.1:8081/auth/callback';
 const POST_LOGOUT_URI = 'http://127.0.0.1:8081/';
-const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
-const chipo = demoCitizens.find((c) => c.totpSecret)!;
+// Two of the documented demo citizens (docs/demo-citizens.md), seeded the way the stack seeds them.
+const amara = { nic: '199560201234', name: 'Amara Chanda', password: 'amara-demo-2026' };
+const chipo = {
+  nic: '200150500789',
+  name: 'Chipo Zulu',
+  password: 'chipo-demo-2026',
+  totpSecret: 'JBSWY3DPEHPK3PXP',
+};
 
 let fudi: TestIdentityProvider;
 let portal: oidc.Configuration;
 
 beforeAll(async () => {
-  fudi = await startTestIdentityProvider({ FUDI_SEED_DEMO_CITIZENS: 'true' });
+  fudi = await startTestIdentityProvider({ FUDI_SEED_ACCOUNTS: JSON.stringify([amara, chipo]) });
   await fudi.addWebClient({
     clientId: 'consent-portal',
     redirectUris: [REDIRECT_URI],
@@ -80,7 +85,7 @@ describe('citizen sign-in with authorization code + PKCE through the login form'
     );
     expect(done.url).toMatch(/^http:\/\/127\.0\.0\.1:8081\/auth\/callback\?code=/);
     const tokens = await redeem(started, done.url);
-    expect(tokens.claims()).toMatchObject({ sub: amara.nic, name: amara.birthName, iss: fudi.issuer });
+    expect(tokens.claims()).toMatchObject({ sub: amara.nic, name: amara.name, iss: fudi.issuer });
     const access = await createTokenVerifier({ issuer: fudi.issuer, audience: 'urn:ndx:consent' }).verify(
       tokens.access_token,
     );
@@ -134,19 +139,19 @@ describe('citizen sign-in with authorization code + PKCE through the login form'
     expect(totp.status).toBe(200);
     expect(totp.html).toContain('one-time code');
     const wrong = await started.browser.submit(totp, '/totp', {
-      code: '000000' === authenticator.generate(chipo.totpSecret!) ? '111111' : '000000',
+      code: '000000' === authenticator.generate(chipo.totpSecret) ? '111111' : '000000',
     });
     expect(wrong.status).toBe(401);
     expect(wrong.html).toContain(TOTP_FAILED);
     const done = await started.browser.submit(
       wrong,
       '/totp',
-      { code: authenticator.generate(chipo.totpSecret!) },
+      { code: authenticator.generate(chipo.totpSecret) },
       REDIRECT_URI,
     );
     expect(done.url).toContain('code=');
     const tokens = await redeem(started, done.url);
-    expect(tokens.claims()).toMatchObject({ sub: chipo.nic, name: chipo.birthName });
+    expect(tokens.claims()).toMatchObject({ sub: chipo.nic, name: chipo.name });
   });
 
   it('locks a NIC after five failures, even for the right password, for known and unknown NICs alike', async () => {

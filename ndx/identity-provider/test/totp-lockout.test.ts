@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticator } from 'otplib';
 import * as oidc from 'openid-client';
-import { startTestIdentityProvider, type TestIdentityProvider } from '../src/testing.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/index.ts';
 import { LOCKED_OUT, TOTP_FAILED } from '../src/interactions.ts';
 import { TestBrowser, type Page } from './support/browser.ts';
 

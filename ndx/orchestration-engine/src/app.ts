@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { createAuditWriter, migrateAudit } from '@ndx/audit';
+import { auditMigrationsDir, createAuditWriter } from '@ndx/audit';
 import {
   createClientCredentialsSource,
-  createHttpService,
-  createPool,
   createTokenVerifier,
+  defineService,
   httpCall,
-  isDatabaseReachable,
+  withServiceDatabase,
   type Logger,
 } from '@ndx/service-kit';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { loadFlConfig, resolveProviderSecrets, type FlConfig, type ProviderConfig } from './fl-config.ts';
+import { assertDataSubjectsMatchSchema } from './data-subjects.ts';
 import { createConsentClient, createPolicyClient } from './gate-clients.ts';
 import { registerGraphQLRoute } from './graphql-route.ts';
 import { createOeMetrics } from './oe-metrics.ts';
@@ -35,16 +35,13 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const flConfig = loadFlConfig(config.FL_CONFIG_PATH, { env });
   const { schema } = loadUnifiedSchema(config.UNIFIED_SCHEMA_PATH);
+  assertDataSubjectsMatchSchema(schema, flConfig.dataSubjects);
   assertSchemaMatchesProviders(
     schema,
     flConfig,
     await loadProviderSchemas(flConfig, { prefer: config.SCHEMA_CHECK }),
   );
   const providerSecrets = resolveProviderSecrets(flConfig, env);
-
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrateAudit(pool, logger);
-  const audit = createAuditWriter(pool, logger);
 
   const fudiTokens = (resource: string) =>
     createClientCredentialsSource({
@@ -65,65 +62,72 @@ export async function buildApp(
     timeoutMs: gateTimeout,
   });
 
-  const app = createHttpService({
+  const database = {
     name: SERVICE_NAME,
     logger,
-    bodyLimitBytes: flConfig.limits.maxBodyBytes,
-    readinessChecks: {
-      database: () => isDatabaseReachable(pool),
-      policyDecisionPoint: () => isUp(`${flConfig.services.policyDecisionPoint}/health`),
-      consentEngine: () => isUp(`${flConfig.services.consentEngine}/health`),
-    },
-    onClose: async () => {
-      await audit.close();
-      await pool.end();
-    },
-  });
-  const metrics = createOeMetrics(app.metrics.registry);
-  const breakerOptions = {
-    ...defaultBreakerOptions,
-    resetTimeoutMs: config.BREAKER_RESET_MS,
-    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    databaseUrl: config.DATABASE_URL,
+    migrationsDir: auditMigrationsDir,
   };
-  const providers = new Map(
-    flConfig.providers.map((provider) => [
-      provider.providerKey,
-      new ProviderClient(
-        {
-          key: provider.providerKey,
-          url: provider.graphqlUrl,
-          timeoutMs: provider.timeoutMs,
-          auth: providerAuth(provider, providerSecrets.get(provider.providerKey) ?? '', flConfig),
-        },
-        logger,
-        breakerOptions,
-        (state) => metrics.breakerChanged(provider.providerKey, state),
-      ),
-    ]),
-  );
-  for (const key of providers.keys()) metrics.breakerChanged(key, 'closed');
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
+    const audit = createAuditWriter(pool, logger);
+    const app = httpService({
+      bodyLimitBytes: flConfig.limits.maxBodyBytes,
+      readinessChecks: {
+        policyDecisionPoint: () => isUp(`${flConfig.services.policyDecisionPoint}/health`),
+        consentEngine: () => isUp(`${flConfig.services.consentEngine}/health`),
+      },
+      onClose: () => audit.close(),
+    });
+    const metrics = createOeMetrics(app.metrics.registry);
+    const breakerOptions = {
+      ...defaultBreakerOptions,
+      resetTimeoutMs: config.BREAKER_RESET_MS,
+      volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    };
+    const providers = new Map(
+      flConfig.providers.map((provider) => [
+        provider.providerKey,
+        new ProviderClient(
+          {
+            key: provider.providerKey,
+            url: provider.graphqlUrl,
+            timeoutMs: provider.timeoutMs,
+            auth: providerAuth(provider, providerSecrets.get(provider.providerKey) ?? '', flConfig),
+          },
+          logger,
+          breakerOptions,
+          (state) => metrics.breakerChanged(provider.providerKey, state),
+        ),
+      ]),
+    );
+    for (const key of providers.keys()) metrics.breakerChanged(key, 'closed');
 
-  await registerGraphQLRoute(app, {
-    schema,
-    flConfig,
-    verifier: createTokenVerifier({
-      issuer: flConfig.services.fudiIssuer,
-      audience: config.NDX_API_AUDIENCE,
-    }),
-    pipeline: {
-      planner: createQueryPlanner({ schema, argMappings: flConfig.argMappings }),
-      policy,
-      consent,
-      providers,
-      audit,
-      metrics,
-      logger,
-    },
-    introspection: config.GRAPHQL_INTROSPECTION,
-    serverTiming: config.SERVER_TIMING,
+    await registerGraphQLRoute(app, {
+      schema,
+      flConfig,
+      verifier: createTokenVerifier({
+        issuer: flConfig.services.fudiIssuer,
+        audience: config.NDX_API_AUDIENCE,
+      }),
+      pipeline: {
+        planner: createQueryPlanner({ schema, argMappings: flConfig.argMappings }),
+        policy,
+        consent,
+        dataSubjects: flConfig.dataSubjects,
+        providers,
+        audit,
+        metrics,
+        logger,
+      },
+      introspection: config.GRAPHQL_INTROSPECTION,
+      serverTiming: config.SERVER_TIMING,
+    });
+    return app;
   });
-  return app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });
 
 function providerAuth(provider: ProviderConfig, secret: string, flConfig: FlConfig): ProviderAuth {
   const auth = provider.auth;

@@ -1,16 +1,17 @@
 import type {
   AuditField,
   AuditOutcome,
+  AuditProviderCall,
   AuditRecordInput,
-  ProviderCall,
   WithheldField,
   WithheldReason,
 } from '@ndx/audit';
+import { fieldKey } from '@ndx/contract';
 import type { Consumer } from './consumer-auth.ts';
 import type { FetchResult } from './fetching.ts';
-import type { GateResult } from './gating.ts';
-import type { PlannedLeaf, QueryPlan } from './planner.ts';
-import type { ProviderCallOutcome } from './provider-client.ts';
+import { fieldOfLeaf, type GateResult } from './gating.ts';
+import type { FetchOutcome } from './provider-client.ts';
+import type { QueryPlan } from './query-plan.ts';
 
 export interface AuditContext {
   traceId: string;
@@ -48,27 +49,29 @@ export function auditRecordsFor(context: AuditContext): AuditRecordInput[] {
 
   return subjects.map((subject) => {
     const leaves = subject.leafIds.map((id) => plan.leaves[id]!);
-    const requested = new FieldSet();
-    const released = new FieldSet();
+    // Each provider field once, keyed by its fieldKey (in memory only: records store the fields themselves).
+    const requested = new Map<string, AuditField>();
+    const released = new Map<string, AuditField>();
     const withheld = new Map<string, WithheldField>();
     for (const leaf of leaves) {
-      const field = fieldOf(leaf);
-      requested.add(field);
+      const field = fieldOfLeaf(leaf);
+      const key = fieldKey(field);
+      requested.set(key, field);
       const gateReason = gate.withheld.get(leaf.id)?.reason;
       const reason =
         gateReason ?? failedProvider.get(leaf.providerKey) ?? (fetch ? undefined : 'INTERNAL_ERROR');
-      if (reason) withheld.set(FieldSet.key(field), { ...field, reason });
-      else released.add(field);
+      if (reason) withheld.set(key, { ...field, reason });
+      else released.set(key, field);
     }
     const withheldList = [...withheld.values()];
-    const releasedList = released.values().filter((f) => !withheld.has(FieldSet.key(f)));
+    const releasedList = [...released].filter(([key]) => !withheld.has(key)).map(([, field]) => field);
     return {
       traceId: context.traceId,
       consumerId: context.consumer.consumerId,
       purpose: context.consumer.purpose,
       citizenId: subject.subjectId,
       operationName: context.operationName ?? null,
-      fieldsRequested: requested.values(),
+      fieldsRequested: [...requested.values()],
       fieldsReleased: releasedList,
       fieldsWithheld: withheldList,
       decisionId: subject.decisionId,
@@ -89,12 +92,12 @@ function outcomeOf(releasedCount: number, withheld: WithheldField[]): AuditOutco
   return 'ERROR';
 }
 
-function providerCall(providerKey: string, outcome: ProviderCallOutcome): ProviderCall {
+function providerCall(providerKey: string, outcome: FetchOutcome): AuditProviderCall {
   const latencyMs = Math.max(0, outcome.latencyMs);
   const attempts = outcome.attempts > 0 ? { attempts: outcome.attempts } : {};
   if (outcome.ok) return { providerKey, latencyMs, outcome: 'OK', ...attempts };
   const status = outcome.status !== undefined && outcome.status >= 100 ? { httpStatus: outcome.status } : {};
-  const mapped: ProviderCall['outcome'] =
+  const mapped: AuditProviderCall['outcome'] =
     outcome.failure === 'circuit-open'
       ? 'CIRCUIT_OPEN'
       : outcome.failure === 'timeout'
@@ -105,25 +108,8 @@ function providerCall(providerKey: string, outcome: ProviderCallOutcome): Provid
   return { providerKey, latencyMs, outcome: mapped, ...status, ...attempts };
 }
 
-function fieldOf(leaf: PlannedLeaf): AuditField {
-  return { providerKey: leaf.providerKey, schemaId: leaf.schemaId, field: leaf.providerField };
-}
-
 function roundTimings(timings: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(timings).map(([k, v]) => [k, Math.round(Math.max(0, v) * 100) / 100]),
   );
-}
-
-class FieldSet {
-  private readonly fields = new Map<string, AuditField>();
-  static key(field: AuditField): string {
-    return `${field.providerKey} ${field.field}`;
-  }
-  add(field: AuditField): void {
-    this.fields.set(FieldSet.key(field), field);
-  }
-  values(): AuditField[] {
-    return [...this.fields.values()];
-  }
 }

@@ -1,13 +1,11 @@
 import { UnauthenticatedError, BadRequestError, type TokenVerifier } from '@ndx/service-kit';
-import type { FlConfig } from './fl-config.ts';
+import { PURPOSE_PATTERN, type FlConfig } from './fl-config.ts';
 
 /** Who is asking, and why. */
 export interface Consumer {
   consumerId: string;
   purpose: string;
 }
-
-const PURPOSE = /^[a-z][a-z0-9-]{1,63}$/;
 
 /**
  * Verifies the consumer's FUDI access token (audience: the NDX API) and settles the purpose: the
@@ -29,6 +27,7 @@ export async function authenticateConsumer(
       `the NDX-Purpose header is required: consumer ${consumerId} has no default purpose`,
     );
   }
-  if (!PURPOSE.test(purpose)) throw new BadRequestError('the NDX-Purpose header is not a purpose code');
+  if (!PURPOSE_PATTERN.test(purpose))
+    throw new BadRequestError('the NDX-Purpose header is not a purpose code');
   return { consumerId, purpose };
 }

@@ -1,16 +1,18 @@
-import { buildSubQuery, type QueryPlan } from './planner.ts';
-import type { ProviderOutcome } from './planner-merge.ts';
-import type { ProviderCallOutcome, ProviderClient } from './provider-client.ts';
+import type { ProviderAnswer } from './merger.ts';
+import type { FetchOutcome, ProviderClient } from './provider-client.ts';
+import type { QueryPlan } from './query-plan.ts';
+import { buildSubQuery } from './sub-query.ts';
 
-export interface ProviderCallRecord {
+/** One provider that was sent a sub-query, and what that came to (for metrics and the audit record). */
+export interface ProviderFetch {
   providerKey: string;
-  outcome: ProviderCallOutcome;
+  outcome: FetchOutcome;
 }
 
 export interface FetchResult {
-  /** For the merge: one outcome per provider that was asked. */
-  outcomes: Record<string, ProviderOutcome>;
-  calls: ProviderCallRecord[];
+  /** For the merger: one answer per provider that was asked. */
+  outcomes: Record<string, ProviderAnswer>;
+  calls: ProviderFetch[];
 }
 
 /**
@@ -22,8 +24,8 @@ export async function fetchReleased(
   released: ReadonlySet<number>,
   clients: ReadonlyMap<string, ProviderClient>,
 ): Promise<FetchResult> {
-  const calls = await Promise.all(
-    plan.providers.map(async (provider): Promise<ProviderCallRecord | undefined> => {
+  const fetches = await Promise.all(
+    plan.providers.map(async (provider): Promise<ProviderFetch | undefined> => {
       const subQuery = buildSubQuery(plan, provider.providerKey, (leaf) => released.has(leaf.id));
       if (!subQuery) return undefined;
       const client = clients.get(provider.providerKey);
@@ -34,20 +36,22 @@ export async function fetchReleased(
       };
     }),
   );
-  const made = calls.filter((c): c is ProviderCallRecord => c !== undefined);
-  const outcomes: Record<string, ProviderOutcome> = {};
-  for (const { providerKey, outcome } of made) {
-    outcomes[providerKey] = outcome.ok
-      ? { ok: true, data: outcome.data, errors: outcome.errors }
-      : {
-          ok: false,
-          code: outcome.code,
-          message:
-            outcome.code === 'PROVIDER_UNAVAILABLE'
-              ? `${providerKey} did not answer in time or could not be reached`
-              : `${providerKey} answered with an error`,
-          extensions: { providerKey },
-        };
-  }
-  return { outcomes, calls: made };
+  const calls = fetches.filter((f): f is ProviderFetch => f !== undefined);
+  const outcomes: Record<string, ProviderAnswer> = {};
+  for (const { providerKey, outcome } of calls) outcomes[providerKey] = answerOf(providerKey, outcome);
+  return { outcomes, calls };
+}
+
+/** What the merger needs of a fetch: the data and errors, or the error that stands for the missing answer. */
+function answerOf(providerKey: string, outcome: FetchOutcome): ProviderAnswer {
+  if (outcome.ok) return { ok: true, data: outcome.data, errors: outcome.errors };
+  return {
+    ok: false,
+    code: outcome.code,
+    message:
+      outcome.code === 'PROVIDER_UNAVAILABLE'
+        ? `${providerKey} did not answer in time or could not be reached`
+        : `${providerKey} answered with an error`,
+    extensions: { providerKey },
+  };
 }

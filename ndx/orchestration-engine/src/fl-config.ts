@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { dataSubjectRulesSchema, type DataSubjectRule } from '@ndx/contract';
 import { ConfigError } from '@ndx/service-kit';
 
 type Env = Record<string, string | undefined>;
@@ -15,6 +16,8 @@ const envName = z
   .string()
   .regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable (secrets are never written literally)');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' });
+/** A purpose code, e.g. `passport-application` (a consumer's default, or its NDX-Purpose header). */
+export const PURPOSE_PATTERN = /^[a-z][a-z0-9-]{1,63}$/;
 const dottedPair = z.string().regex(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/, 'must be "field.argument"');
 
 const authSchema = z.discriminatedUnion('type', [
@@ -67,6 +70,12 @@ const flConfigSchema = z
     $schema: z.string().optional(),
     providers: z.array(providerSchema).min(1),
     argMappings: z.array(argMappingSchema),
+    /**
+     * Which root fields are about one person, and which argument names them (e.g. personInfo by nic):
+     * their fields are gated for that citizen. Required, so that leaving it out cannot silently stop
+     * per-citizen gating; `[]` when no root field is about a person.
+     */
+    dataSubjects: dataSubjectRulesSchema,
     services: z.strictObject({
       fudiIssuer: httpUrl,
       policyDecisionPoint: httpUrl,
@@ -77,7 +86,7 @@ const flConfigSchema = z
       .record(
         z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a client id'),
         z.strictObject({
-          defaultPurpose: z.string().regex(/^[a-z][a-z0-9-]{1,63}$/, 'must be a purpose code'),
+          defaultPurpose: z.string().regex(PURPOSE_PATTERN, 'must be a purpose code'),
         }),
       )
       .default({}),
@@ -161,6 +170,7 @@ export interface ArgMapping {
 export interface FlConfig {
   providers: ProviderConfig[];
   argMappings: ArgMapping[];
+  dataSubjects: DataSubjectRule[];
   services: RawFlConfig['services'];
   consumers: RawFlConfig['consumers'];
   limits: RawFlConfig['limits'];
@@ -239,7 +249,14 @@ export function parseFlConfig(input: unknown, options: FlConfigOptions = {}): Fl
       providerArgument,
     };
   });
-  return { providers, argMappings, services, consumers: raw.consumers, limits: raw.limits };
+  return {
+    providers,
+    argMappings,
+    dataSubjects: raw.dataSubjects,
+    services,
+    consumers: raw.consumers,
+    limits: raw.limits,
+  };
 }
 
 /** Reads and parses fl-config.json (FL_CONFIG_PATH or the repository root's). */

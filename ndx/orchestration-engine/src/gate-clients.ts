@@ -1,50 +1,17 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import {
+  consentApiPaths,
+  consentCheckResponseSchema,
+  consentCreateResponseSchema,
+  policyApiPaths,
+  policyDecisionResponseSchema,
+  type consentRequestSchema,
+  type PolicyDecisionRequest,
+} from '@ndx/contract';
 import { httpJson, type AccessTokenSource } from '@ndx/service-kit';
 
-/** A provider field as PDP and CE know it. */
-export interface FieldRef {
-  providerKey: string;
-  schemaId: string;
-  field: string;
-}
-
-/** A field as the citizen is asked about it (display name and description from the PDP's field metadata). */
-export interface DescribedField extends FieldRef {
-  displayName?: string | undefined;
-  description?: string | undefined;
-}
-
-export type FieldDecision = 'PERMIT' | 'DENY' | 'CONSENT_REQUIRED';
-
-const decisionResponse = z.object({
-  decisionId: z.string(),
-  policyVersion: z.union([z.string(), z.number()]).transform(String),
-  fields: z.array(
-    z.object({
-      providerKey: z.string(),
-      schemaId: z.string(),
-      field: z.string(),
-      decision: z.enum(['PERMIT', 'DENY', 'CONSENT_REQUIRED']),
-      policyIds: z.array(z.string()).default([]),
-      displayName: z.string().optional(),
-      description: z.string().optional(),
-    }),
-  ),
-});
-
-const checkResponse = z.object({
-  covered: z.boolean(),
-  consentId: z.string().nullish(),
-  missingFields: z
-    .array(z.object({ providerKey: z.string(), schemaId: z.string(), field: z.string() }))
-    .default([]),
-});
-
-const createResponse = z.object({
-  consentId: z.string(),
-  status: z.string(),
-  consentPortalUrl: z.string(),
-});
+/** What the OE sends the CE to check coverage or open a consent request (the CE's schema, before parsing). */
+type ConsentRequestBody = z.input<typeof consentRequestSchema>;
 
 export interface GateClientOptions {
   baseUrl: string;
@@ -77,15 +44,11 @@ async function authorizedPost<T>(
   return schema.parse(answer);
 }
 
-/** The Policy Decision Point: one call per request, a decision per field. */
+/** The Policy Decision Point: one call per data subject, a decision per field. */
 export function createPolicyClient(options: GateClientOptions) {
   return {
-    decide: (request: {
-      consumerId: string;
-      purpose: string;
-      subjectId: string | null;
-      fields: FieldRef[];
-    }) => authorizedPost(options, '/v1/decisions', request, decisionResponse),
+    decide: (request: PolicyDecisionRequest) =>
+      authorizedPost(options, policyApiPaths.decisions, request, policyDecisionResponseSchema),
   };
 }
 export type PolicyClient = ReturnType<typeof createPolicyClient>;
@@ -93,14 +56,10 @@ export type PolicyClient = ReturnType<typeof createPolicyClient>;
 /** The Consent Engine: coverage checks and pending consent requests. */
 export function createConsentClient(options: GateClientOptions) {
   return {
-    check: (request: { citizenId: string; consumerId: string; purpose: string; fields: FieldRef[] }) =>
-      authorizedPost(options, '/v1/consents/check', request, checkResponse),
-    requestConsent: (request: {
-      citizenId: string;
-      consumerId: string;
-      purpose: string;
-      fields: FieldRef[];
-    }) => authorizedPost(options, '/v1/consents', request, createResponse),
+    check: (request: ConsentRequestBody) =>
+      authorizedPost(options, consentApiPaths.check, request, consentCheckResponseSchema),
+    requestConsent: (request: ConsentRequestBody) =>
+      authorizedPost(options, consentApiPaths.create, request, consentCreateResponseSchema),
   };
 }
 export type ConsentClient = ReturnType<typeof createConsentClient>;

@@ -1,9 +1,11 @@
 import type { WithheldReason } from '@ndx/audit';
-import { normaliseNic, NdxError } from '@ndx/service-kit';
+import { fieldKey, type DataSubjectRule, type FieldRef } from '@ndx/contract';
+import { NdxError } from '@ndx/service-kit';
 import type { Consumer } from './consumer-auth.ts';
-import type { ConsentClient, FieldRef, PolicyClient } from './gate-clients.ts';
-import type { PlannedLeaf, QueryPlan } from './planner.ts';
-import type { Withholding } from './planner-merge.ts';
+import { leavesByDataSubject } from './data-subjects.ts';
+import type { ConsentClient, PolicyClient } from './gate-clients.ts';
+import type { Withholding } from './merger.ts';
+import type { PlannedLeaf, QueryPlan } from './query-plan.ts';
 
 /** The part of a query that concerns one data subject (a citizen, or none for reference data and vehicles by number). */
 export interface SubjectGate {
@@ -36,40 +38,19 @@ export class GateUnavailableError extends NdxError {
   }
 }
 
-/** The data subject of a root field: the citizen's NIC (validated), or null when the root names no citizen. */
-export function subjectOfRoot(fieldName: string, args: Record<string, unknown>): string | null {
-  if (fieldName !== 'personInfo') return null;
-  const nic = typeof args['nic'] === 'string' ? normaliseNic(args['nic']) : undefined;
-  if (!nic) {
-    throw new NdxError('BAD_USER_INPUT', 'nic must be a NIC: 9 digits and V or X, or 12 digits', 400, {
-      argument: 'nic',
-    });
-  }
-  return nic;
-}
-
-const fieldKey = (f: { providerKey: string; field: string }) => `${f.providerKey} ${f.field}`;
-
-/** The planned leaves grouped by the data subject of their root field (the citizen, or null). */
-export function leavesByDataSubject(plan: QueryPlan): Map<string | null, PlannedLeaf[]> {
-  const subjectOfResponseKey = new Map<string, string | null>();
-  for (const root of plan.rootFields) {
-    subjectOfResponseKey.set(root.responseKey, subjectOfRoot(root.fieldName, root.arguments));
-  }
-  const leavesBySubject = new Map<string | null, PlannedLeaf[]>();
-  for (const leaf of plan.leaves) {
-    const subject = subjectOfResponseKey.get(leaf.unifiedPath[0] ?? '') ?? null;
-    leavesBySubject.set(subject, [...(leavesBySubject.get(subject) ?? []), leaf]);
-  }
-  return leavesBySubject;
+/** What gating needs: the PDP, the CE, and the data-subject rules of fl-config.json. */
+interface GateDeps {
+  policy: PolicyClient;
+  consent: ConsentClient;
+  dataSubjects: readonly DataSubjectRule[];
 }
 
 /** What is known when the gate itself failed: every subject's fields, none released, no decision. */
-export function undecidedGate(plan: QueryPlan): GateResult {
+export function undecidedGate(plan: QueryPlan, dataSubjects: readonly DataSubjectRule[]): GateResult {
   return {
     released: new Set(),
     withheld: new Map(),
-    subjects: [...leavesByDataSubject(plan)].map(([subjectId, leaves]) => ({
+    subjects: [...leavesByDataSubject(plan, dataSubjects)].map(([subjectId, leaves]) => ({
       subjectId,
       leafIds: leaves.map((l) => l.id),
       decisionId: null,
@@ -86,12 +67,8 @@ export function undecidedGate(plan: QueryPlan): GateResult {
  * fields; for CONSENT_REQUIRED fields one CE coverage check, and when not covered a pending consent
  * request whose portal URL goes back to the consumer. Fields not released carry the reason.
  */
-export async function gateQuery(
-  plan: QueryPlan,
-  consumer: Consumer,
-  clients: { policy: PolicyClient; consent: ConsentClient },
-): Promise<GateResult> {
-  const leavesBySubject = leavesByDataSubject(plan);
+export async function gateQuery(plan: QueryPlan, consumer: Consumer, deps: GateDeps): Promise<GateResult> {
+  const leavesBySubject = leavesByDataSubject(plan, deps.dataSubjects);
   const result: GateResult = {
     released: new Set(),
     withheld: new Map(),
@@ -99,9 +76,7 @@ export async function gateQuery(
     timings: { pdpMs: 0, ceMs: 0 },
   };
   await Promise.all(
-    [...leavesBySubject].map(([subjectId, leaves]) =>
-      gateSubject(subjectId, leaves, consumer, clients, result),
-    ),
+    [...leavesBySubject].map(([subjectId, leaves]) => gateSubject(subjectId, leaves, consumer, deps, result)),
   );
   return result;
 }
@@ -110,7 +85,7 @@ async function gateSubject(
   subjectId: string | null,
   leaves: PlannedLeaf[],
   consumer: Consumer,
-  clients: { policy: PolicyClient; consent: ConsentClient },
+  clients: Pick<GateDeps, 'policy' | 'consent'>,
   result: GateResult,
 ): Promise<void> {
   const fields = distinctFields(leaves);
@@ -127,14 +102,14 @@ async function gateSubject(
     throw new GateUnavailableError('policy', err);
   }
   result.timings.pdpMs += performance.now() - pdpStarted;
-  const verdict = new Map(decision.fields.map((f) => [fieldKey(f), f.decision]));
+  const decided = new Map(decision.fields.map((f) => [fieldKey(f), f]));
 
-  const needConsent = fields.filter((f) => verdict.get(fieldKey(f)) === 'CONSENT_REQUIRED');
+  const needConsent = fields.filter((f) => decided.get(fieldKey(f))?.decision === 'CONSENT_REQUIRED');
   const gate: SubjectGate = {
     subjectId,
     leafIds: leaves.map((l) => l.id),
     decisionId: decision.decisionId,
-    policyVersion: decision.policyVersion,
+    policyVersion: String(decision.policyVersion),
     consentId: undefined,
     pendingConsent: undefined,
   };
@@ -149,13 +124,13 @@ async function gateSubject(
         fields: needConsent,
       };
       const coverage = await clients.consent.check(request);
-      gate.consentId = coverage.consentId ?? undefined;
+      gate.consentId = coverage.consentId;
       if (!coverage.covered) {
         const missingFields = coverage.missingFields.length ? coverage.missingFields : needConsent;
         for (const f of missingFields) missing.add(fieldKey(f));
         // The citizen is shown each field as the PDP's metadata describes it.
         const described = missingFields.map((f) => {
-          const meta = decision.fields.find((d) => fieldKey(d) === fieldKey(f));
+          const meta = decided.get(fieldKey(f));
           return { ...f, displayName: meta?.displayName, description: meta?.description };
         });
         const pending = await clients.consent.requestConsent({ ...request, fields: described });
@@ -169,8 +144,8 @@ async function gateSubject(
   result.subjects.push(gate);
 
   for (const leaf of leaves) {
-    const key = fieldKey({ providerKey: leaf.providerKey, field: leaf.providerField });
-    const fieldDecision = verdict.get(key) ?? 'DENY';
+    const key = fieldKey(fieldOfLeaf(leaf));
+    const fieldDecision = decided.get(key)?.decision ?? 'DENY';
     if (fieldDecision === 'PERMIT') {
       result.released.add(leaf.id);
     } else if (fieldDecision === 'CONSENT_REQUIRED' && subjectId === null) {
@@ -198,10 +173,17 @@ async function gateSubject(
   }
 }
 
+/** The provider field a planned leaf reads. */
+export const fieldOfLeaf = (leaf: PlannedLeaf): FieldRef => ({
+  providerKey: leaf.providerKey,
+  schemaId: leaf.schemaId,
+  field: leaf.providerField,
+});
+
 function distinctFields(leaves: PlannedLeaf[]): FieldRef[] {
   const seen = new Map<string, FieldRef>();
   for (const leaf of leaves) {
-    const ref = { providerKey: leaf.providerKey, schemaId: leaf.schemaId, field: leaf.providerField };
+    const ref = fieldOfLeaf(leaf);
     seen.set(fieldKey(ref), ref);
   }
   return [...seen.values()];

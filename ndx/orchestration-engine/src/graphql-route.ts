@@ -194,7 +194,7 @@ function serverTiming(timings: Record<string, number>): string {
 }
 
 /** Errors of our own keep their code and message; anything unexpected is masked. */
-export function maskInternalErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+function maskInternalErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = (error as { originalError?: unknown })?.originalError;
   if (original instanceof NdxError) {
     return { message: original.message, extensions: { code: original.code, ...original.details } };

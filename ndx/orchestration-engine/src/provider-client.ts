@@ -1,5 +1,4 @@
 import CircuitBreaker from 'opossum';
-import type { ProviderGraphQLError } from './planner-merge.ts';
 import {
   httpCall,
   isConnectionError,
@@ -23,7 +22,15 @@ export interface ProviderEndpoint {
   auth: ProviderAuth;
 }
 
-export type ProviderCallOutcome =
+/** A GraphQL error as a provider sends it. */
+export interface ProviderGraphQLError {
+  message: string;
+  path?: ReadonlyArray<string | number>;
+  extensions?: Record<string, unknown>;
+}
+
+/** What one fetch came to: one sub-query sent to one provider (a retry included), answered or failed. */
+export type FetchOutcome =
   | {
       ok: true;
       data: Record<string, unknown> | null;
@@ -108,14 +115,8 @@ export class ProviderClient {
     this.breaker.on('close', () => report('closed'));
   }
 
-  get breakerState(): BreakerState {
-    if (this.breaker.opened) return 'open';
-    if (this.breaker.halfOpen) return 'halfOpen';
-    return 'closed';
-  }
-
   /** Sends one sub-query; never throws: failures come back as an outcome with a code. */
-  async query(query: string, variables: Record<string, unknown>): Promise<ProviderCallOutcome> {
+  async query(query: string, variables: Record<string, unknown>): Promise<FetchOutcome> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     try {
@@ -211,7 +212,7 @@ export class ProviderClient {
 }
 
 /** A provider's HTTP answer → data and errors, or an UpstreamError when it is not a GraphQL response. */
-export function parseGraphQLResponse(
+function parseGraphQLResponse(
   key: string,
   status: number,
   text: string,

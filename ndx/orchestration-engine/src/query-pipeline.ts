@@ -1,20 +1,25 @@
 import type { DocumentNode } from 'graphql';
 import type { AuditWriter } from '@ndx/audit';
+import type { DataSubjectRule } from '@ndx/contract';
 import { NdxError, type Logger } from '@ndx/service-kit';
 import { auditRecordsFor } from './audit-record.ts';
 import type { Consumer } from './consumer-auth.ts';
 import { fetchReleased, type FetchResult } from './fetching.ts';
 import type { ConsentClient, PolicyClient } from './gate-clients.ts';
+import { withCanonicalSubjects } from './data-subjects.ts';
 import { gateQuery, GateUnavailableError, undecidedGate, type GateResult } from './gating.ts';
 import type { OeMetrics } from './oe-metrics.ts';
-import { mergeResults, type UnifiedError } from './planner-merge.ts';
-import type { QueryPlan, QueryPlanner } from './planner.ts';
+import { mergeResults, type UnifiedError } from './merger.ts';
+import type { QueryPlanner } from './planner.ts';
 import type { ProviderClient } from './provider-client.ts';
+import type { QueryPlan } from './query-plan.ts';
 
 export interface PipelineDeps {
   planner: QueryPlanner;
   policy: PolicyClient;
   consent: ConsentClient;
+  /** fl-config.json's dataSubjects: which root fields are gated for the citizen they name. */
+  dataSubjects: readonly DataSubjectRule[];
   providers: ReadonlyMap<string, ProviderClient>;
   audit: AuditWriter;
   metrics: OeMetrics;
@@ -58,12 +63,15 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   let gate: GateResult;
   try {
     plan = await timed('plan', () =>
-      deps.planner.plan({
-        document: request.document,
-        source: request.source,
-        operationName: request.operationName,
-        variables: request.variables,
-      }),
+      withCanonicalSubjects(
+        deps.planner.plan({
+          document: request.document,
+          source: request.source,
+          operationName: request.operationName,
+          variables: request.variables,
+        }),
+        deps.dataSubjects,
+      ),
     );
     gate = await timed('gate', () => gateQuery(plan, request.consumer, deps));
   } catch (err) {
@@ -136,7 +144,7 @@ async function auditRefusal(deps: PipelineDeps, request: PipelineRequest, plan: 
     consumer: request.consumer,
     operationName: request.operationName,
     plan,
-    gate: undecidedGate(plan),
+    gate: undecidedGate(plan, deps.dataSubjects),
     fetch: undefined,
     timings: request.timings,
   });

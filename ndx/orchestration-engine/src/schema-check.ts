@@ -14,14 +14,8 @@ import {
 } from 'graphql';
 import { ConfigError, httpCall } from '@ndx/service-kit';
 import type { FlConfig } from './fl-config.ts';
-import {
-  applicableSourceInfo,
-  isListField,
-  objectTypeOf,
-  rootBindings,
-  sourceInfosOf,
-  type SourceInfo,
-} from './schema.ts';
+import { rootBindings, routeField, type ProviderPosition } from './routing.ts';
+import { isListField, objectTypeOf, sourceInfosOf, type SourceInfo } from './schema.ts';
 
 /** One provider's SDL and where it came from (a file path or a URL). */
 export interface ProviderSdl {
@@ -299,9 +293,9 @@ function checkArgMappings(context: CheckContext): void {
 }
 
 /**
- * Walks the unified schema from every root field as the planner would, so that every selectable field is
- * routable. `consumed` counts, per provider, the leading provider path segments already matched by a unified
- * position (a list there is accounted for by a unified list field).
+ * Walks every field reachable from each root field with the planner's routing (routing.ts), so that every
+ * selectable field is routable. `listed` counts, per provider, the leading provider path segments a unified
+ * list field already stands for (a provider list there is walked element by element).
  */
 function checkReachability(context: CheckContext): void {
   const queryType = context.unified.getQueryType();
@@ -310,30 +304,27 @@ function checkReachability(context: CheckContext): void {
     return;
   }
   for (const root of Object.values(queryType.getFields())) {
-    const bindings = rootBindings(root, context.config.argMappings);
-    const anchors: Anchors = new Map(
-      bindings.map((b) => [b.providerKey, { schema: [b.providerField], consumed: 0 }]),
+    const positions: Positions = new Map(
+      rootBindings(root, context.config.argMappings).map((b) => [
+        b.providerKey,
+        { path: [b.providerField], listed: 0 },
+      ]),
     );
-    const objectType = objectTypeOf(root);
-    if (!objectType) {
-      context.problems.push(`Query.${root.name}: a root field must return an object type`);
-      continue;
-    }
-    if (isListField(root)) walkList(context, queryType, root, anchors, root.name, 0);
-    else walkObject(context, objectType, anchors, root.name, 0);
+    const route = routeField(root, positions);
+    if (route.kind === 'object') walkObject(context, route.type, positions, root.name, 0);
+    else if (route.kind === 'list' || (route.kind === 'unroutable' && route.isList)) {
+      walkField(context, queryType, root, positions, root.name, 0);
+    } else context.problems.push(`Query.${root.name}: a root field must return an object type`);
   }
 }
 
-type Anchors = Map<string, { schema: string[]; consumed: number }>;
-
-function schemaAnchors(anchors: Anchors): Map<string, string[]> {
-  return new Map([...anchors].map(([key, anchor]) => [key, anchor.schema]));
-}
+/** Where each provider stands (see routing.ts), and how much of its path unified lists stand for. */
+type Positions = Map<string, ProviderPosition & { listed: number }>;
 
 function walkObject(
   context: CheckContext,
   type: GraphQLObjectType,
-  anchors: Anchors,
+  positions: Positions,
   path: string,
   depth: number,
 ): void {
@@ -342,70 +333,59 @@ function walkObject(
     return;
   }
   for (const field of Object.values(type.getFields())) {
-    const here = `${path}.${field.name}`;
-    const objectType = objectTypeOf(field);
-    if (objectType && isListField(field)) {
-      walkList(context, type, field, anchors, here, depth + 1);
-    } else if (objectType) {
-      walkObject(context, objectType, anchors, here, depth + 1);
-    } else {
-      const info = applicableSourceInfo(field, schemaAnchors(anchors));
-      if (!info) {
-        context.problems.push(
-          `${type.name}.${field.name} (reached as ${here}): no @sourceInfo under ${describeAnchors(anchors)}`,
-        );
-        continue;
-      }
-      checkNoHiddenLists(context, type, field, info, anchors.get(info.providerKey)!.consumed, here);
-    }
+    walkField(context, type, field, positions, `${path}.${field.name}`, depth + 1);
   }
 }
 
-function walkList(
-  context: CheckContext,
-  parent: GraphQLObjectType,
-  field: GraphQLField<unknown, unknown>,
-  anchors: Anchors,
-  path: string,
-  depth: number,
-): void {
-  const info = applicableSourceInfo(field, schemaAnchors(anchors), true);
-  if (!info) {
-    context.problems.push(
-      `${parent.name}.${field.name} (reached as ${path}): a list field needs an @sourceInfo naming a provider list under ${describeAnchors(anchors)}`,
-    );
-    return;
-  }
-  checkNoHiddenLists(context, parent, field, info, anchors.get(info.providerKey)!.consumed, path);
-  const inner: Anchors = new Map([
-    [info.providerKey, { schema: info.segments, consumed: info.segments.length }],
-  ]);
-  walkObject(context, objectTypeOf(field)!, inner, path, depth + 1);
-}
-
-/** A provider list on the way to a field must be matched by a unified list field (elements merge one by one). */
-function checkNoHiddenLists(
+function walkField(
   context: CheckContext,
   type: GraphQLObjectType,
   field: GraphQLField<unknown, unknown>,
-  info: SourceInfo,
-  consumed: number,
+  positions: Positions,
   path: string,
+  depth: number,
 ): void {
+  const route = routeField(field, positions);
+  const where = `${type.name}.${field.name} (reached as ${path})`;
+  switch (route.kind) {
+    case 'object':
+      walkObject(context, route.type, positions, path, depth);
+      return;
+    case 'leaf':
+      checkNoHiddenLists(context, where, route.source, positions.get(route.source.providerKey)!.listed);
+      return;
+    case 'list': {
+      checkNoHiddenLists(context, where, route.source, positions.get(route.source.providerKey)!.listed);
+      const { providerKey, segments } = route.source;
+      const inside: Positions = new Map([[providerKey, { path: segments, listed: segments.length }]]);
+      walkObject(context, route.itemType, inside, path, depth + 1);
+      return;
+    }
+    case 'unroutable':
+      context.problems.push(
+        route.isList
+          ? `${where}: a list field needs an @sourceInfo naming a provider list under ${describePositions(positions)}`
+          : `${where}: no @sourceInfo under ${describePositions(positions)}`,
+      );
+  }
+}
+
+/** A provider list on the way to a field must be matched by a unified list field (elements merge one by one). */
+function checkNoHiddenLists(context: CheckContext, where: string, info: SourceInfo, listed: number): void {
   const schema = context.providerSchemas.get(info.providerKey);
   if (!schema) return;
   const resolved = resolveProviderField(schema, info, () => undefined);
-  const hidden = resolved?.listSegments.find((index) => index >= consumed);
+  const hidden = resolved?.listSegments.find((index) => index >= listed);
   if (hidden !== undefined) {
     context.problems.push(
-      `${type.name}.${field.name} (reached as ${path}): provider field ${info.providerKey} ${info.segments
+      `${where}: provider field ${info.providerKey} ${info.segments
         .slice(0, hidden + 1)
         .join('.')} is a list, but the unified path has no list field for it`,
     );
   }
 }
 
-function describeAnchors(anchors: Anchors): string {
-  if (!anchors.size) return 'no provider (no argMapping or @sourceInfo binds this root field)';
-  return [...anchors].map(([key, anchor]) => `${key} ${anchor.schema.join('.')}`).join(', ');
+function describePositions(positions: Positions): string {
+  if (!positions.size) return 'no provider (no argMapping or @sourceInfo binds this root field)';
+  return [...positions].map(([key, position]) => `${key} ${position.path.join('.')}`).join(', ');
 }

@@ -1,18 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  buildSchema,
   getNamedType,
   getNullableType,
   isListType,
   isObjectType,
-  valueFromASTUntyped,
   type GraphQLField,
   type GraphQLObjectType,
   type GraphQLSchema,
 } from 'graphql';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { getDirective, mapSchema, MapperKind } from '@graphql-tools/utils';
 import { ConfigError } from '@ndx/service-kit';
-import type { ArgMapping } from './fl-config.ts';
 
 /** ndx/schema.graphql; UNIFIED_SCHEMA_PATH overrides it. */
 export const defaultUnifiedSchemaPath = resolve(import.meta.dirname, '..', '..', 'schema.graphql');
@@ -27,19 +26,49 @@ export interface SourceInfo {
   segments: string[];
 }
 
-/** Builds the unified schema from SDL text; a syntax or type error is a ConfigError. */
+declare module 'graphql' {
+  interface GraphQLFieldExtensions<_TSource, _TContext, _TArgs> {
+    /** The field's @sourceInfo directives, read once when the unified schema is built. */
+    sourceInfo?: readonly SourceInfo[];
+  }
+}
+
+/**
+ * Builds the unified schema from SDL text (graphql-tools' makeExecutableSchema) and attaches every field's
+ * @sourceInfo to its `extensions`; a syntax, type or directive error is a ConfigError.
+ */
 export function buildUnifiedSchema(sdl: string, source = 'ndx/schema.graphql'): GraphQLSchema {
+  let built: GraphQLSchema;
   try {
-    return buildSchema(sdl);
+    built = makeExecutableSchema({ typeDefs: sdl });
   } catch (err) {
     throw new ConfigError(`${source} is not a valid GraphQL schema: ${(err as Error).message}`);
   }
+  return mapSchema(built, {
+    [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) => {
+      let directives: Record<string, unknown>[];
+      try {
+        directives = getDirective(built, fieldConfig, 'sourceInfo') ?? [];
+      } catch (err) {
+        throw new ConfigError(`${source}: ${typeName}.${fieldName} @sourceInfo: ${(err as Error).message}`);
+      }
+      const sourceInfo = directives.map((args): SourceInfo => {
+        const providerField = String(args['providerField']);
+        return {
+          providerKey: String(args['providerKey']),
+          schemaId: String(args['schemaId']),
+          providerField,
+          segments: providerField.split('.'),
+        };
+      });
+      return { ...fieldConfig, extensions: { ...fieldConfig.extensions, sourceInfo } };
+    },
+  });
 }
 
 /** Reads and builds ndx/schema.graphql (or `path`). */
 export function loadUnifiedSchema(path = process.env['UNIFIED_SCHEMA_PATH'] ?? defaultUnifiedSchemaPath): {
   schema: GraphQLSchema;
-  sdl: string;
 } {
   let sdl: string;
   try {
@@ -47,90 +76,12 @@ export function loadUnifiedSchema(path = process.env['UNIFIED_SCHEMA_PATH'] ?? d
   } catch (err) {
     throw new ConfigError(`cannot read the unified schema ${path}: ${(err as Error).message}`);
   }
-  return { schema: buildUnifiedSchema(sdl, path), sdl };
+  return { schema: buildUnifiedSchema(sdl, path) };
 }
 
-const sourceInfoCache = new WeakMap<GraphQLField<unknown, unknown>, SourceInfo[]>();
-
-/** Every @sourceInfo on a field, in declaration order (empty when the field has none). */
-export function sourceInfosOf(field: GraphQLField<unknown, unknown>): SourceInfo[] {
-  const cached = sourceInfoCache.get(field);
-  if (cached) return cached;
-  const infos: SourceInfo[] = [];
-  for (const directive of field.astNode?.directives ?? []) {
-    if (directive.name.value !== 'sourceInfo') continue;
-    const args: Record<string, unknown> = {};
-    for (const arg of directive.arguments ?? []) args[arg.name.value] = valueFromASTUntyped(arg.value);
-    const providerKey = typeof args['providerKey'] === 'string' ? args['providerKey'] : '';
-    const schemaId = typeof args['schemaId'] === 'string' ? args['schemaId'] : '';
-    const providerField = typeof args['providerField'] === 'string' ? args['providerField'] : '';
-    infos.push({ providerKey, schemaId, providerField, segments: providerField.split('.') });
-  }
-  sourceInfoCache.set(field, infos);
-  return infos;
-}
-
-/** How a unified root field reaches a provider: the provider root field and the arguments passed to it. */
-export interface RootBinding {
-  providerKey: string;
-  providerField: string;
-  /** Provider argument name → unified argument name. */
-  arguments: { providerArgument: string; unifiedArgument: string }[];
-}
-
-/**
- * The providers a unified root field reaches: from argMappings (`personInfo.nic` → `person.nic`) and from
- * an @sourceInfo on the root field itself (an argument-less root such as `vehicleClasses`).
- */
-export function rootBindings(
-  rootField: GraphQLField<unknown, unknown>,
-  argMappings: ArgMapping[],
-): RootBinding[] {
-  const bindings = new Map<string, RootBinding>();
-  for (const mapping of argMappings) {
-    if (mapping.unifiedField !== rootField.name) continue;
-    let binding = bindings.get(mapping.providerKey);
-    if (!binding) {
-      binding = { providerKey: mapping.providerKey, providerField: mapping.providerField, arguments: [] };
-      bindings.set(mapping.providerKey, binding);
-    }
-    binding.arguments.push({
-      providerArgument: mapping.providerArgument,
-      unifiedArgument: mapping.unifiedArgument,
-    });
-  }
-  for (const info of sourceInfosOf(rootField)) {
-    if (!bindings.has(info.providerKey) && info.segments[0]) {
-      bindings.set(info.providerKey, {
-        providerKey: info.providerKey,
-        providerField: info.segments[0],
-        arguments: [],
-      });
-    }
-  }
-  return [...bindings.values()];
-}
-
-/** Where a provider stands inside the unified tree: the provider schema path the current position maps to. */
-export type ProviderAnchors = ReadonlyMap<string, readonly string[]>;
-
-/**
- * The @sourceInfo of a field that applies under the given anchors: its path extends the provider's anchor
- * (or, for a list field, may equal it: the list is the provider root field itself, e.g. `vehiclesByOwner`).
- */
-export function applicableSourceInfo(
-  field: GraphQLField<unknown, unknown>,
-  anchors: ProviderAnchors,
-  allowEqual = false,
-): SourceInfo | undefined {
-  return sourceInfosOf(field).find((info) => {
-    const anchor = anchors.get(info.providerKey);
-    return (
-      anchor !== undefined &&
-      (info.segments.length > anchor.length || (allowEqual && info.segments.length === anchor.length)) &&
-      anchor.every((segment, i) => info.segments[i] === segment)
-    );
-  });
+/** Every @sourceInfo on a field of a schema from buildUnifiedSchema, in declaration order (empty when none). */
+export function sourceInfosOf(field: GraphQLField<unknown, unknown>): readonly SourceInfo[] {
+  return field.extensions.sourceInfo ?? [];
 }
 
 /** True for a field whose (non-null-stripped) type is a list. */

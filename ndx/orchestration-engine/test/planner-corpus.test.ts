@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parse, stripIgnoredCharacters, validate } from 'graphql';
 import { loadFlConfig } from '../src/fl-config.ts';
 import { loadUnifiedSchema } from '../src/schema.ts';
-import { createQueryPlanner, PlanningError, type QueryPlan } from '../src/planner.ts';
+import { createQueryPlanner } from '../src/planner.ts';
+import { PlanningError } from '../src/planning-error.ts';
+import type { QueryPlan } from '../src/query-plan.ts';
 
 const { schema } = loadUnifiedSchema();
 const { argMappings } = loadFlConfig(undefined, { env: {} });

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parse, stripIgnoredCharacters } from 'graphql';
 import { loadFlConfig } from '../src/fl-config.ts';
 import { loadUnifiedSchema } from '../src/schema.ts';
-import { buildSubQuery, createQueryPlanner, planQuery, type PlannedLeaf } from '../src/planner.ts';
-import { mergeResults, unifiedPathOf } from '../src/planner-merge.ts';
+import { mergeResults, unifiedPathOf } from '../src/merger.ts';
+import { createQueryPlanner, planQuery } from '../src/planner.ts';
+import type { PlannedLeaf } from '../src/query-plan.ts';
+import { buildSubQuery } from '../src/sub-query.ts';
 
 const { schema } = loadUnifiedSchema();
 const { argMappings } = loadFlConfig(undefined, { env: {} });

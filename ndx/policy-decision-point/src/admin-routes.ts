@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { fieldKey, policyDecisionRequestSchema } from '@ndx/contract';
 import { NotFoundError, parseInput, type Pool } from '@ndx/service-kit';
 import type { CallerAuth } from './caller-auth.ts';
 import { decideFields } from './decision-engine.ts';
-import { decisionRequestSchema } from './decision-routes.ts';
 import { checkPolicies } from './policy-compiler.ts';
 import {
   consumerInput,
-  fieldKey,
   fieldMetadataInput,
-  fieldRefSchema,
+  knownFieldRefSchema,
   formatClockTime,
   grantInput,
   identifierSchema,
@@ -39,7 +38,7 @@ const changeEnvelope = z.object({
 });
 const versionParam = z.object({ version: z.coerce.number().int().positive() });
 const versionQuery = z.object({ version: z.coerce.number().int().positive().optional() });
-const fieldParams = fieldRefSchema;
+const fieldParams = knownFieldRefSchema;
 const consumerParams = z.object({ consumerId: identifierSchema });
 const grantParams = z.object({ consumerId: identifierSchema, purpose: identifierSchema });
 
@@ -256,7 +255,7 @@ export function adminRoutes(
           z.object({
             version: z.number().int().positive().optional(),
             at: z.iso.datetime({ offset: true }).optional(),
-            request: decisionRequestSchema,
+            request: policyDecisionRequestSchema,
           }),
           request.body,
         );

@@ -1,16 +1,9 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import {
-  createHttpService,
-  createPool,
-  createTokenVerifier,
-  isDatabaseReachable,
-  migrate,
-  type Logger,
-} from '@ndx/service-kit';
+import { createTokenVerifier, defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
 import { adminRoutes } from './admin-routes.ts';
 import { createCallerAuth } from './caller-auth.ts';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { assertTimeZone } from './decision-engine.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { createPolicyRuntime } from './policy-runtime.ts';
@@ -36,49 +29,44 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   assertTimeZone(config.POLICY_TIME_ZONE);
   const clock = options.clock ?? (() => new Date());
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  const runtime = createPolicyRuntime({
-    pool,
-    databaseUrl: config.DATABASE_URL,
-    logger,
-    refreshMs: config.POLICY_REFRESH_MS,
-  });
-  try {
-    await migrate(pool, migrationsDir, logger);
-    if (config.SEED_FARAJALAND && (await seedIfEmpty(pool, farajalandSeed))) {
-      logger.info('seeded the Farajaland policy version 1');
-    }
-    await runtime.start();
-  } catch (err) {
-    await runtime.stop();
-    await pool.end();
-    throw err;
-  }
-
-  const app = createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: {
-      database: () => isDatabaseReachable(pool),
-      policy: async () => runtime.activeVersion() !== null,
-    },
-    onClose: async () => {
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
+    const runtime = createPolicyRuntime({
+      pool,
+      databaseUrl: config.DATABASE_URL,
+      logger,
+      refreshMs: config.POLICY_REFRESH_MS,
+    });
+    try {
+      if (config.SEED_FARAJALAND && (await seedIfEmpty(pool, farajalandSeed))) {
+        logger.info('seeded the Farajaland policy version 1');
+      }
+      await runtime.start();
+    } catch (err) {
       await runtime.stop();
-      await pool.end();
-    },
+      throw err;
+    }
+
+    const app = httpService({
+      readinessChecks: { policy: async () => runtime.activeVersion() !== null },
+      onClose: () => runtime.stop(),
+    });
+    const verifier = createTokenVerifier({
+      issuer: config.FUDI_ISSUER,
+      audience: config.PDP_AUDIENCE,
+      ...(config.FUDI_JWKS_URI ? { jwksUri: config.FUDI_JWKS_URI } : {}),
+    });
+    const auth = createCallerAuth(verifier, {
+      decisionClients: config.DECISION_CLIENT_IDS,
+      adminClients: config.ADMIN_CLIENT_IDS,
+      adminScope: config.ADMIN_SCOPE,
+    });
+    const timeZone = config.POLICY_TIME_ZONE;
+    decisionRoutes(app, { auth, runtime, clock, timeZone });
+    adminRoutes(app, { auth, runtime, pool, clock, timeZone });
+    return app;
   });
-  const verifier = createTokenVerifier({
-    issuer: config.FUDI_ISSUER,
-    audience: config.PDP_AUDIENCE,
-    ...(config.FUDI_JWKS_URI ? { jwksUri: config.FUDI_JWKS_URI } : {}),
-  });
-  const auth = createCallerAuth(verifier, {
-    decisionClients: config.DECISION_CLIENT_IDS,
-    adminClients: config.ADMIN_CLIENT_IDS,
-    adminScope: config.ADMIN_SCOPE,
-  });
-  const timeZone = config.POLICY_TIME_ZONE;
-  decisionRoutes(app, { auth, runtime, clock, timeZone });
-  adminRoutes(app, { auth, runtime, pool, clock, timeZone });
-  return app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

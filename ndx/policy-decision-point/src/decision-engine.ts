@@ -1,11 +1,17 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import {
+  fieldKey,
+  fieldRefOf,
+  type FieldDecision,
+  type FieldRef,
+  type PolicyDecisionRequest,
+} from '@ndx/contract';
+import {
   ACTION_READ,
   ACTION_READ_WITH_CONSENT,
   cedarDatetime,
   type CompiledPolicy,
 } from './policy-compiler.ts';
-import { fieldKey, type DecisionRequest, type FieldDecision, type FieldRef } from './policy-model.ts';
 
 /** Local time of day and date in the policy time zone (Farajaland time). */
 export interface LocalTime {
@@ -73,7 +79,7 @@ export function assertTimeZone(timeZone: string): void {
  */
 export function decideFields(
   compiled: CompiledPolicy,
-  request: DecisionRequest,
+  request: PolicyDecisionRequest,
   at: Date,
   timeZone: string,
   explain = false,
@@ -98,11 +104,7 @@ export function decideFields(
 
   for (const ref of request.fields) {
     const key = fieldKey(ref);
-    const base = described(compiled, key, {
-      providerKey: ref.providerKey,
-      schemaId: ref.schemaId,
-      field: ref.field,
-    });
+    const base = described(compiled, key, fieldRefOf(ref));
     const field = principal?.field(key);
     if (!principal || !field) {
       fields.push({

@@ -1,35 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
-import { z } from 'zod';
+import { policyApiPaths, policyDecisionRequestSchema, type PolicyDecisionResponse } from '@ndx/contract';
 import { parseInput } from '@ndx/service-kit';
 import type { CallerAuth } from './caller-auth.ts';
 import { decideFields } from './decision-engine.ts';
-import type { FieldDecision } from './policy-model.ts';
 import type { PolicyRuntime } from './policy-runtime.ts';
-
-/** The body of POST /v1/decisions. Field names are not checked here: an unknown field is a DENY. */
-export const decisionRequestSchema = z.object({
-  consumerId: z.string().min(1).max(200),
-  purpose: z.string().min(1).max(200),
-  subjectId: z.string().min(1).max(200).nullable().optional(),
-  fields: z
-    .array(
-      z.object({
-        providerKey: z.string().min(1).max(200),
-        schemaId: z.string().min(1).max(200),
-        field: z.string().min(1).max(300),
-      }),
-    )
-    .max(1000),
-});
-
-export interface DecisionResponse {
-  decisionId: string;
-  policyVersion: number;
-  decidedAt: string;
-  fields: FieldDecision[];
-}
 
 /** POST /v1/decisions: a decision per field for one consumer, purpose and data subject. */
 export function decisionRoutes(
@@ -44,10 +20,10 @@ export function decisionRoutes(
   });
 
   app.post(
-    '/v1/decisions',
+    policyApiPaths.decisions,
     { preHandler: deps.auth.decisionCaller },
-    async (request): Promise<DecisionResponse> => {
-      const body = parseInput(decisionRequestSchema, request.body);
+    async (request): Promise<PolicyDecisionResponse> => {
+      const body = parseInput(policyDecisionRequestSchema, request.body);
       const compiled = deps.runtime.active();
       const at = deps.clock();
       const { fields } = decideFields(compiled, body, at, deps.timeZone);

@@ -1,14 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { fieldKey } from '@ndx/contract';
 import { NdxError } from '@ndx/service-kit';
-import {
-  fieldKey,
-  type Consumer,
-  type FieldMetadata,
-  type Grant,
-  type PolicyBundle,
-} from './policy-model.ts';
+import type { Consumer, FieldMetadata, Grant, PolicyBundle } from './policy-model.ts';
 
 export const policiesDir = join(import.meta.dirname, '..', 'policies');
 

@@ -1,11 +1,5 @@
 import { z } from 'zod';
-
-/** A field of a provider schema, as the OE names it: the dotted provider path. */
-export interface FieldRef {
-  providerKey: string;
-  schemaId: string;
-  field: string;
-}
+import type { FieldRef } from '@ndx/contract';
 
 export const classifications = ['public', 'internal', 'confidential', 'restricted'] as const;
 export type Classification = (typeof classifications)[number];
@@ -53,31 +47,6 @@ export interface PolicyBundle {
 
 export type BundleContent = Omit<PolicyBundle, 'version'>;
 
-export type Decision = 'PERMIT' | 'DENY' | 'CONSENT_REQUIRED';
-
-/** Why a field got its decision, for logs and audit (the policy ids say which policies). */
-export type DecisionReason =
-  'PERMITTED' | 'CONSENT_REQUIRED' | 'FORBIDDEN' | 'NOT_GRANTED' | 'UNKNOWN_FIELD' | 'UNKNOWN_CONSUMER';
-
-export interface FieldDecision extends FieldRef {
-  decision: Decision;
-  policyIds: string[];
-  reason: DecisionReason;
-  /** From the field's metadata, when the field is known: what a citizen is shown when asked for consent. */
-  displayName?: string;
-  description?: string;
-}
-
-export interface DecisionRequest {
-  consumerId: string;
-  purpose: string;
-  subjectId?: string | null | undefined;
-  fields: FieldRef[];
-}
-
-/** The key of a field in maps and its Cedar entity id: `providerKey/schemaId/field`. */
-export const fieldKey = (f: FieldRef): string => `${f.providerKey}/${f.schemaId}/${f.field}`;
-
 const name = (max: number) => z.string().trim().min(1).max(max);
 const identifier = z
   .string()
@@ -85,7 +54,11 @@ const identifier = z
   .max(200)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits, . _ : - only');
 
-export const fieldRefSchema = z.object({
+/**
+ * A field the PDP holds metadata or a grant for: stricter than a field reference on the wire, because
+ * its key becomes a Cedar entity id.
+ */
+export const knownFieldRefSchema = z.object({
   providerKey: identifier,
   schemaId: identifier,
   field: z
@@ -119,7 +92,7 @@ export const consumerInput = z.object({
 });
 
 export const grantInput = z.object({
-  fields: z.array(fieldRefSchema).max(2000),
+  fields: z.array(knownFieldRefSchema).max(2000),
   legalBasis: identifier,
   expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
   window: z

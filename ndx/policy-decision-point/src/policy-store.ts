@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import type { FieldRef } from '@ndx/contract';
 import { ConflictError, NotFoundError, withTransaction, type Pool } from '@ndx/service-kit';
 import { checkBundle, PolicyInvalidError } from './policy-compiler.ts';
-import type { BundleContent, Classification, FieldRef, PolicyBundle } from './policy-model.ts';
+import type { BundleContent, Classification, PolicyBundle } from './policy-model.ts';
 
 /** PostgreSQL access for policy versions, their content, activation and history (database ndx_policy). */
 

@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { policiesDir } from './policy-compiler.ts';
-import type {
-  BundleContent,
-  Classification,
-  Consumer,
-  FieldMetadata,
-  FieldRef,
-  Grant,
-} from './policy-model.ts';
+import type { FieldRef } from '@ndx/contract';
+import type { BundleContent, Classification, Consumer, FieldMetadata, Grant } from './policy-model.ts';
 
 /** The Farajaland seed: field metadata of every RGD, DRP and DMT field, two consumers and their grants. */
 

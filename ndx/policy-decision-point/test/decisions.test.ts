@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { policyDecisionResponseSchema } from '@ndx/contract';
 import { call, startHarness, type Harness } from './support/pdp-harness.ts';
 
 let h: Harness;
@@ -29,6 +30,8 @@ describe('POST /v1/decisions', () => {
       ],
     });
     expect(status).toBe(200);
+    // The OE parses the answer with the same contract schema; a field the schema does not know is dropped.
+    expect(policyDecisionResponseSchema.parse(body)).toEqual(body);
     expect(body.decisionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.policyVersion).toBe(1);
     expect(body.fields).toEqual([

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decideFields, localTime } from '../src/decision-engine.ts';
 import { checkBundle, checkPolicies, compileBundle, PolicyInvalidError } from '../src/policy-compiler.ts';
-import type { BundleContent, DecisionRequest, FieldRef, Grant } from '../src/policy-model.ts';
+import type { FieldRef, PolicyDecisionRequest } from '@ndx/contract';
+import type { BundleContent, Grant } from '../src/policy-model.ts';
 import { farajalandSeed } from '../src/seed-farajaland.ts';
 
 // Farajaland time is Africa/Lusaka (UTC+2): 08:00Z is 10:00 there, 21:00Z is 23:00.
@@ -18,8 +19,8 @@ const compile = (content: BundleContent = farajalandSeed) =>
   compileBundle({ version: ++versionCounter, ...content });
 const seed = compile();
 
-function decide(request: Partial<DecisionRequest> & { fields: FieldRef[] }, at = DAY, compiled = seed) {
-  const full: DecisionRequest = {
+function decide(request: Partial<PolicyDecisionRequest> & { fields: FieldRef[] }, at = DAY, compiled = seed) {
+  const full: PolicyDecisionRequest = {
     consumerId: 'passport-app',
     purpose: 'passport-application',
     subjectId: '199012345678',
@@ -310,7 +311,7 @@ describe('answers reused within one second', () => {
   ];
 
   it('give exactly what a fresh evaluation gives', () => {
-    const request: DecisionRequest = {
+    const request: PolicyDecisionRequest = {
       consumerId: 'passport-app',
       purpose: 'passport-application',
       subjectId: '199012345678',

@@ -15,7 +15,7 @@ import {
   parseInput,
 } from '../src/index.ts';
 import { startEmbeddedPostgres } from '../src/embedded-postgres.ts';
-import { freePort, randomSecret, testLogger } from '../src/testing.ts';
+import { freePort, randomSecret, testLogger } from '../testing/index.ts';
 import { z } from 'zod';
 
 describe('readiness follows the database', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, readMigrations, type Pool } from '../src/index.ts';
-import { createTestDatabase, testLogger, type TestDatabase } from '../src/testing.ts';
+import { createTestDatabase, testLogger, type TestDatabase } from '../testing/index.ts';
 
 const fixtureDir = join(import.meta.dirname, 'migrations-fixture');
 

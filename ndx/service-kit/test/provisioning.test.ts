@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { provisionDatabases, withDatabase } from '../src/embedded-postgres.ts';
-import { postgresAdminUrl, randomSecret } from '../src/testing.ts';
+import { postgresAdminUrl, randomSecret } from '../testing/index.ts';
 
 const suffix = randomBytes(3).toString('hex');
 const created: string[] = [];

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { seedAccounts } from './seed-accounts.ts';
 import { SecretStore } from './secrets.ts';
 import { services, type StackContext } from './services.ts';
 
@@ -23,6 +24,7 @@ function main(): void {
     url: (name) => `http://${name}:${services.find((s) => s.name === name)!.defaultPort}`,
     databaseUrl,
     secret: (name) => secrets.get(name),
+    seedAccounts,
   };
   for (const service of services) {
     const env: Record<string, string> = {

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
 import { SecretStore } from './secrets.ts';
+import { seedAccounts } from './seed-accounts.ts';
 import {
   isPortFree,
   runNodeScript,
@@ -18,6 +20,9 @@ import {
   type ServiceName,
   type StackContext,
 } from './services.ts';
+
+/** The one entry point every service runs with (in its own folder): service-kit's serve.ts. */
+const serveScript = createRequire(import.meta.url).resolve('@ndx/service-kit/serve');
 
 export interface StackOptions {
   repoRoot: string;
@@ -151,6 +156,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         return url;
       },
       secret: (name) => secrets.get(name),
+      seedAccounts,
     };
     const envs = new Map(selected.map((s) => [s.name, serviceEnv(s, context)]));
     const logDir = join(dataDir, 'logs');
@@ -176,7 +182,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           print(`starting ${service.name} on port ${ports[service.name]}`);
           const proc = spawnNodeProcess({
             name: service.name,
-            script: 'src/server.ts',
+            script: serveScript,
             cwd,
             env,
             onLine: printServiceLog,

@@ -1,45 +1,22 @@
-import { stackWiring as identityProviderWiring } from '../../../ndx/identity-provider/stack.ts';
-import { stackWiring as rgdApiWiring } from '../../../members/rgd/data-sources/rgd-api/stack.ts';
-import { stackWiring as drpApiWiring } from '../../../members/drp/data-sources/drp-api/stack.ts';
-import { stackWiring as drpApiAdapterWiring } from '../../../members/drp/data-sources/drp-api-adapter/stack.ts';
-import { stackWiring as dmtSoapApiWiring } from '../../../members/dmt/data-sources/dmt-soap-api/stack.ts';
-import { stackWiring as dmtApiAdapterWiring } from '../../../members/dmt/data-sources/dmt-api-adapter/stack.ts';
-import { stackWiring as policyDecisionPointWiring } from '../../../ndx/policy-decision-point/stack.ts';
-import { stackWiring as consentEngineWiring } from '../../../ndx/consent-engine/stack.ts';
-import { stackWiring as orchestrationEngineWiring } from '../../../ndx/orchestration-engine/stack.ts';
-import { stackWiring as passportAppWiring } from '../../../members/die/applications/passport-app/stack.ts';
+import type { ServiceName, StackWiring } from '@ndx/stack-wiring';
+import { stackWiring as identityProviderWiring } from '@ndx/identity-provider/stack';
+import { stackWiring as rgdApiWiring } from '@ndx/rgd-api/stack';
+import { stackWiring as drpApiWiring } from '@ndx/drp-api/stack';
+import { stackWiring as drpApiAdapterWiring } from '@ndx/drp-api-adapter/stack';
+import { stackWiring as dmtSoapApiWiring } from '@ndx/dmt-soap-api/stack';
+import { stackWiring as dmtApiAdapterWiring } from '@ndx/dmt-api-adapter/stack';
+import { stackWiring as policyDecisionPointWiring } from '@ndx/policy-decision-point/stack';
+import { stackWiring as consentEngineWiring } from '@ndx/consent-engine/stack';
+import { stackWiring as orchestrationEngineWiring } from '@ndx/orchestration-engine/stack';
+import { stackWiring as passportAppWiring } from '@ndx/passport-app/stack';
+
+export type { SeedAccount, ServiceName, StackContext, StackWiring } from '@ndx/stack-wiring';
 
 /**
  * The catalogue of NDX services: where each lives, its default port and database, what it
  * needs started before it, and how it is wired to the others (environment variables).
  * init.sh, the stack tests and the docs all read this one list.
  */
-
-export type ServiceName =
-  | 'identity-provider'
-  | 'rgd-api'
-  | 'drp-api'
-  | 'drp-api-adapter'
-  | 'dmt-soap-api'
-  | 'dmt-api-adapter'
-  | 'policy-decision-point'
-  | 'consent-engine'
-  | 'orchestration-engine'
-  | 'passport-app';
-
-export interface StackContext {
-  repoRoot: string;
-  /** Folder for data that must survive restarts (git-ignored). */
-  dataDir: string;
-  logLevel: string;
-  port(name: ServiceName): number;
-  /** Base URL of a service on loopback, e.g. http://127.0.0.1:4000 */
-  url(name: ServiceName): string;
-  /** Connection URL for a database from the catalogue. */
-  databaseUrl(database: string): string;
-  /** A secret generated on first run and kept in .secrets/ (never in git). */
-  secret(name: string): string;
-}
 
 export interface ServiceDefinition {
   name: ServiceName;
@@ -52,14 +29,6 @@ export interface ServiceDefinition {
   dependsOn: ServiceName[];
   /** How the service is wired into the stack; lives in the service's own folder (stack.ts). */
   wiring: StackWiring;
-}
-
-/** What a service's own `stack.ts` tells the launcher. */
-export interface StackWiring {
-  /** Environment for the process, on top of PORT, HOST, LOG_LEVEL and DATABASE_URL. */
-  env: (ctx: StackContext) => Record<string, string>;
-  /** A script (relative to the service folder) run to completion before it starts, with the same env: seeding. */
-  prepareScript?: string;
 }
 
 export const services: readonly ServiceDefinition[] = [

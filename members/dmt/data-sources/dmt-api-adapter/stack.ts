@@ -1,4 +1,4 @@
-import type { StackWiring } from '@ndx/stack';
+import type { StackWiring } from '@ndx/stack-wiring';
 
 /** How ./init.sh wires dmt-api-adapter to the rest of the stack (environment on top of PORT, HOST, LOG_LEVEL, DATABASE_URL). */
 export const stackWiring: StackWiring = {

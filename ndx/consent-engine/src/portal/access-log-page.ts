@@ -1,4 +1,5 @@
-import { formatDate, html, layout, type PageContext, type Raw } from './pages.ts';
+import { formatDate } from './format.ts';
+import { html, layout, type PageContext, type Raw } from './pages.ts';
 
 /** A field as the citizen reads it: which agency holds it and what it is called. */
 export interface AccessFieldView {

@@ -1,9 +1,11 @@
-import type { ConsentField, ConsentRecord } from '../consent-store.ts';
-import { fieldKey } from '../consent-store.ts';
+import { fieldKey, type ConsentField } from '@ndx/contract';
 import { SafeHtml as Raw, html } from '@ndx/service-kit';
+import type { ConsentRecord } from '../consent-lifecycle.ts';
+import { durationText, formatDate } from './format.ts';
+import { statusBadgeStyle, statusPresentation, type StatusPresentation } from './status-presentation.ts';
 
 // Escaping is the kit's: one implementation for every server-rendered page in NDX.
-export { escapeHtml, html, SafeHtml as Raw } from '@ndx/service-kit';
+export { html, SafeHtml as Raw } from '@ndx/service-kit';
 
 export interface PageContext {
   citizenId?: string | null | undefined;
@@ -36,7 +38,7 @@ header button.link{background:none;border:0;padding:0;min-height:0;font-weight:4
 .skip{position:absolute;left:-9999px;background:#fff;color:#0b3d66;padding:.5rem}.skip:focus{left:1rem;top:.5rem}
 :focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
 .status{display:inline-block;font-weight:700;font-size:.85rem;padding:.1rem .5rem;border-radius:1rem;border:1px solid currentColor}
-.status-ACTIVE{color:#1e6b2f}.status-PENDING{color:#7a4d00}.status-REVOKED,.status-REJECTED{color:#a4161a}.status-EXPIRED{color:#4a4f57}
+${statusBadgeStyle}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;padding:.5rem;border-top:1px solid #e4e6ea;vertical-align:top}
 @media (max-width:36rem){table,thead,tbody,tr,th,td{display:block}thead{position:absolute;left:-9999px}td{border:0;padding:.2rem 0}tr{border-top:1px solid #c9ccd1;padding:.5rem 0}}
@@ -104,16 +106,6 @@ export interface ConsentView {
   returnUrl?: string | undefined;
 }
 
-const DATE = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
-export const formatDate = (iso: string | null): string => (iso ? `${DATE.format(new Date(iso))} UTC` : '');
-
-export function durationText(seconds: number): string {
-  const days = seconds / 86_400;
-  if (days >= 1) return `${Math.round(days)} day${Math.round(days) === 1 ? '' : 's'}`;
-  const hours = Math.max(1, Math.round(seconds / 3600));
-  return `${hours} hour${hours === 1 ? '' : 's'}`;
-}
-
 function groupByAgency(fields: ConsentField[], agencyOf: (providerKey: string) => string) {
   const groups = new Map<string, ConsentField[]>();
   for (const f of fields) {
@@ -126,6 +118,7 @@ function groupByAgency(fields: ConsentField[], agencyOf: (providerKey: string) =
 /** The consent request page: who asks, why, which fields from which agency, for how long; approve all / some / deny. */
 export function consentPage(view: ConsentView, context: PageContext): string {
   const { consent } = view;
+  const shown = statusPresentation[consent.status];
   const summary = html`<div class="card">
     <dl>
       <dt>Who is asking</dt>
@@ -135,7 +128,7 @@ export function consentPage(view: ConsentView, context: PageContext): string {
       <dt>For how long</dt>
       <dd>
         ${
-          consent.status === 'ACTIVE'
+          shown.term === 'until-expiry'
             ? html`Until ${formatDate(consent.expiresAt)}`
             : html`${durationText(consent.durationSeconds)} from the moment you approve`
         }
@@ -145,7 +138,7 @@ export function consentPage(view: ConsentView, context: PageContext): string {
     </dl>
   </div>`;
 
-  if (consent.status !== 'PENDING') {
+  if (!shown.answerable) {
     return layout(
       'Consent request',
       context,
@@ -199,6 +192,25 @@ export function consentPage(view: ConsentView, context: PageContext): string {
   return layout(`${view.consumerName} asks to see your data`, context, html`${summary}${form}`);
 }
 
+/** The controls of "My consents", by the kind the status's presentation names. */
+const listAction: Record<
+  StatusPresentation['action'],
+  (consent: ConsentRecord, consumerName: string, context: PageContext) => Raw | string
+> = {
+  withdraw: (consent, consumerName, context) =>
+    html`<form method="post" action="/consent/mine/${consent.id}/revoke">
+      <input type="hidden" name="csrf" value="${context.csrfToken}" /><button
+        type="submit"
+        class="danger"
+        aria-label="Withdraw consent for ${consumerName}"
+      >
+        Withdraw
+      </button>
+    </form>`,
+  answer: (consent) => html`<a href="/consent/${consent.id}">Answer</a>`,
+  none: () => '',
+};
+
 export interface ConsentListItem {
   consent: ConsentRecord;
   consumerName: string;
@@ -206,46 +218,21 @@ export interface ConsentListItem {
 
 /** The citizen's consents with status and expiry; active ones have a revoke button. */
 export function consentListPage(items: ConsentListItem[], context: PageContext, notice?: string): string {
-  const rows = items.map(
-    ({ consent, consumerName }) =>
-      html`<tr>
-        <td><strong>${consumerName}</strong><span class="hint">${consent.purposeText}</span></td>
-        <td>
-          ${consent.fields
-            .filter((f) => consent.status === 'PENDING' || f.granted)
-            .map((f) => f.displayName)
-            .join(', ')}
-        </td>
-        <td><span class="status status-${consent.status}">${consent.status}</span></td>
-        <td>
-          ${
-            consent.status === 'ACTIVE' || consent.status === 'PENDING'
-              ? html`${consent.status === 'ACTIVE' ? 'Until' : 'Request open until'}
-                ${formatDate(consent.expiresAt)}`
-              : consent.status === 'REVOKED'
-                ? html`Withdrawn ${formatDate(consent.revokedAt)}`
-                : html`Ended`
-          }
-        </td>
-        <td>
-          ${
-            consent.status === 'ACTIVE'
-              ? html`<form method="post" action="/consent/mine/${consent.id}/revoke">
-                  <input type="hidden" name="csrf" value="${context.csrfToken}" /><button
-                    type="submit"
-                    class="danger"
-                    aria-label="Withdraw consent for ${consumerName}"
-                  >
-                    Withdraw
-                  </button>
-                </form>`
-              : consent.status === 'PENDING'
-                ? html`<a href="/consent/${consent.id}">Answer</a>`
-                : ''
-          }
-        </td>
-      </tr>`,
-  );
+  const rows = items.map(({ consent, consumerName }) => {
+    const shown = statusPresentation[consent.status];
+    return html`<tr>
+      <td><strong>${consumerName}</strong><span class="hint">${consent.purposeText}</span></td>
+      <td>
+        ${consent.fields
+          .filter((f) => shown.listedFields === 'requested' || f.granted)
+          .map((f) => f.displayName)
+          .join(', ')}
+      </td>
+      <td><span class="status status-${consent.status}">${consent.status}</span></td>
+      <td>${shown.until(consent)}</td>
+      <td>${listAction[shown.action](consent, consumerName, context)}</td>
+    </tr>`;
+  });
   const body = html`${notice ? html`<div class="card" role="status"><p>${notice}</p></div>` : ''}
     <div class="card">
       ${

@@ -3,11 +3,13 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BadRequestError, NdxError, type Logger } from '@ndx/service-kit';
-import type { ConsentRecord, ConsentStore, Decision } from '../consent-store.ts';
+import type { ConsentRecord, Decision } from '../consent-lifecycle.ts';
+import type { ConsentStore } from '../consent-store.ts';
 import { CsrfTokenError, NotDataSubjectError, UnregisteredRedirectError } from '../errors.ts';
 import { newLogin, type PortalOidc } from './oidc-client.ts';
 import { consentListPage, consentPage, messagePage, type PageContext } from './pages.ts';
 import { csrfMatches, type PortalSession, type SessionStore } from './sessions.ts';
+import { statusPresentation } from './status-presentation.ts';
 
 export const SESSION_COOKIE = 'ndx_consent_session';
 
@@ -209,18 +211,10 @@ export function portalRoutes(options: PortalOptions) {
       } else decision = { approve: true, fieldKeys: selected };
       const consent = await store.decide(id, session.citizenId, decision);
       if (redirectUri) return reply.redirect(returnUrl(redirectUri, consent, form.state), 303);
+      const outcome = statusPresentation[consent.status].decided;
+      if (!outcome) throw new Error(`a decision left consent ${consent.id} ${consent.status}`);
       const granted = consent.fields.filter((f) => f.granted).map((f) => f.displayName);
-      return page(
-        reply,
-        200,
-        messagePage(
-          consent.status === 'ACTIVE' ? 'Thank you: consent given' : 'Thank you: nothing will be shared',
-          consent.status === 'ACTIVE'
-            ? `You agreed to share: ${granted.join(', ')}. You can withdraw this at any time from “My consents”.`
-            : 'You chose not to share this data.',
-          contextOf(session),
-        ),
-      );
+      return page(reply, 200, messagePage(outcome.title, outcome.message(granted), contextOf(session)));
     });
 
     app.get('/auth/callback', async (request, reply) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Pool } from '@ndx/service-kit';
-import type { Clock } from '../consent-store.ts';
+import type { Clock } from '../clock.ts';
 
 /** A sign-in in progress: the PKCE verifier, OIDC state and nonce, and the page to return to. */
 export interface PendingLogin {

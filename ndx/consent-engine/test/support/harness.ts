@@ -4,7 +4,7 @@ import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/ident
 import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '../../src/app.ts';
 import { defaultConsumers, readConfig, type ConsumerInfo } from '../../src/config.ts';
-import type { Clock } from '../../src/consent-store.ts';
+import type { Clock } from '../../src/clock.ts';
 
 export const AUDIENCE = 'urn:ndx:consent';
 /** A public test client through which tests get citizen tokens for the CE's API. */

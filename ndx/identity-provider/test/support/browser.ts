@@ -1,6 +1,8 @@
+import { browse, CookieJar } from '@ndx/service-kit/testing';
+
 /**
- * A minimal browser for tests: keeps cookies per origin, follows redirects by hand (so a test can stop
- * at a client's redirect URI), and submits the HTML forms FUDI renders.
+ * The shared test browser (service-kit's cookie jar and redirect following) with what FUDI's tests add:
+ * stopping at a client's redirect URI, and submitting the HTML forms FUDI renders.
  */
 export interface Page {
   url: string;
@@ -9,7 +11,7 @@ export interface Page {
 }
 
 export class TestBrowser {
-  private readonly jar = new Map<string, Map<string, string>>();
+  private readonly jar = new CookieJar();
 
   /** Follows redirects until a page answers, or until a Location starts with stopAt (returned as the url). */
   async open(
@@ -17,33 +19,13 @@ export class TestBrowser {
     init: { method?: string; form?: Record<string, string> } = {},
     stopAt?: string,
   ): Promise<Page> {
-    let current = url;
-    let method = init.method ?? 'GET';
-    let body: URLSearchParams | undefined = init.form ? new URLSearchParams(init.form) : undefined;
-    for (let hop = 0; hop < 15; hop++) {
-      if (stopAt && current.startsWith(stopAt)) return { url: current, status: 0, html: '' };
-      const target = new URL(current);
-      const response = await fetch(target, {
-        method,
-        redirect: 'manual',
-        headers: {
-          ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-          ...(this.cookieHeader(target) ? { cookie: this.cookieHeader(target) } : {}),
-        },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      this.store(target, response.headers.getSetCookie());
-      const location = response.headers.get('location');
-      if (response.status >= 300 && response.status < 400 && location) {
-        current = new URL(location, target).toString();
-        method = 'GET';
-        body = undefined;
-        continue;
-      }
-      return { url: current, status: response.status, html: await response.text() };
-    }
-    throw new Error(`too many redirects from ${url}`);
+    if (stopAt && url.startsWith(stopAt)) return { url, status: 0, html: '' };
+    const landing = await browse(this.jar, url, {
+      ...init,
+      ...(stopAt ? { stopAt: (next: string) => next.startsWith(stopAt) } : {}),
+    });
+    if (landing.stoppedAt) return { url: landing.stoppedAt, status: 0, html: '' };
+    return { url: landing.url, status: landing.status, html: landing.text };
   }
 
   /** Submits the form whose action contains actionPart on page, with fields merged over its hidden inputs. */
@@ -60,29 +42,6 @@ export class TestBrowser {
     }
     const url = new URL(action, page.url).toString();
     return this.open(url, { method, form: { ...hidden, ...fields } }, stopAt);
-  }
-
-  cookieNames(origin: string): string[] {
-    return [...(this.jar.get(new URL(origin).host)?.keys() ?? [])];
-  }
-
-  private cookieHeader(url: URL): string {
-    const cookies = this.jar.get(url.host);
-    return cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') : '';
-  }
-
-  private store(url: URL, setCookies: string[]): void {
-    const cookies = this.jar.get(url.host) ?? new Map<string, string>();
-    for (const line of setCookies) {
-      const [pair, ...attributes] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq).trim();
-      const value = pair!.slice(eq + 1).trim();
-      const expired = attributes.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a)) || value === '';
-      if (expired) cookies.delete(name);
-      else cookies.set(name, value);
-    }
-    this.jar.set(url.host, cookies);
   }
 }
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import { defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
 import { ApplicationStore } from './applications.ts';
-import type { Config } from './config.ts';
-import { ConsentStateStore } from './consent-states.ts';
+import { readConfig, type Config } from './config.ts';
+import { OAuthStateStore } from './oauth-states.ts';
 import { createNdxClient } from './ndx-client.ts';
 import { passportRoutes } from './routes.ts';
 import { SessionStore } from './sessions.ts';
@@ -25,34 +25,25 @@ export async function buildApp(
   options: PassportAppOptions = {},
 ): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date());
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  try {
-    await migrate(pool, migrationsDir, logger);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
-  const sessions = new SessionStore(pool, now, config.PASSPORT_APP_SESSION_TTL_SECONDS);
-  const states = new ConsentStateStore(pool, now, config.PASSPORT_APP_STATE_TTL_SECONDS);
-  const applications = new ApplicationStore(pool, now);
-  const ndx = createNdxClient(config, logger, now);
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
+    const sessions = new SessionStore(pool, now, config.PASSPORT_APP_SESSION_TTL_SECONDS);
+    const states = new OAuthStateStore(pool, now, config.PASSPORT_APP_STATE_TTL_SECONDS);
+    const applications = new ApplicationStore(pool, now);
+    const ndx = createNdxClient(config, logger, now);
 
-  const cleanup = setInterval(() => {
-    Promise.all([sessions.deleteExpired(), states.deleteExpired()]).catch((err: unknown) =>
-      logger.warn({ err: (err as Error).message }, 'could not delete expired sessions'),
-    );
-  }, CLEANUP_INTERVAL_MS);
-  cleanup.unref();
+    const cleanup = setInterval(() => {
+      Promise.all([sessions.deleteExpired(), states.deleteExpired()]).catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'could not delete expired sessions'),
+      );
+    }, CLEANUP_INTERVAL_MS);
+    cleanup.unref();
 
-  const app = createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: async () => {
-      clearInterval(cleanup);
-      await pool.end();
-    },
+    const app = httpService({ onClose: async () => clearInterval(cleanup) });
+    await app.register(passportRoutes, { config, sessions, applications, states, ndx, now });
+    return app;
   });
-  await app.register(passportRoutes, { config, sessions, applications, states, ndx, now });
-  return app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, type Pool } from '@ndx/service-kit';
-import type { Nic } from './nic.ts';
+import type { Nic } from '@ndx/contract';
 import type { Lookup } from './passport-lookup.ts';
 import type { SubmittedForm } from './passport-form.ts';
 

@@ -6,7 +6,7 @@ import {
   type Logger,
 } from '@ndx/service-kit';
 import type { Config } from './config.ts';
-import type { Nic } from './nic.ts';
+import type { Nic } from '@ndx/contract';
 import {
   failedLookup,
   graphQLResponseSchema,

@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { BadRequestError, ConflictError, NdxError, UpstreamError } from '@ndx/service-kit';
 import type { Application, ApplicationStore } from './applications.ts';
 import type { Config } from './config.ts';
-import type { ConsentStateStore } from './consent-states.ts';
+import type { OAuthStateStore } from './oauth-states.ts';
 import type { NdxClient } from './ndx-client.ts';
-import { parseNic } from './nic.ts';
+import { parseNic } from '@ndx/contract';
 import { parseSubmission, prefill } from './passport-form.ts';
 import { fieldsWithStatus, type Lookup } from './passport-lookup.ts';
 import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
@@ -28,7 +28,7 @@ export interface PassportRoutesOptions {
   config: Config;
   sessions: SessionStore;
   applications: ApplicationStore;
-  states: ConsentStateStore;
+  states: OAuthStateStore;
   ndx: NdxClient;
   now: () => Date;
 }

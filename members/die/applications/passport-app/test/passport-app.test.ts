@@ -12,7 +12,7 @@ import {
 import { ApplicationStore } from '../src/applications.ts';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
-import type { Nic } from '../src/nic.ts';
+import type { Nic } from '@ndx/contract';
 import { graphQLResponseSchema, interpretAnswer } from '../src/passport-lookup.ts';
 import { SESSION_COOKIE } from '../src/routes.ts';
 import { hashToken } from '../src/sessions.ts';

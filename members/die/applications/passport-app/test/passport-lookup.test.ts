@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseNic } from '../src/nic.ts';
 import { parseSubmission, prefill } from '../src/passport-form.ts';
 import { graphQLResponseSchema, interpretAnswer, type GraphQLResponse } from '../src/passport-lookup.ts';
 
@@ -20,36 +19,6 @@ const esther = {
     district: 'Chipata',
   },
 };
-
-describe('NIC numbers', () => {
-  it('accepts the old format (9 digits and V or X) and upper-cases the letter', () => {
-    expect(parseNic('852321234V')).toBe('852321234V');
-    expect(parseNic('852321234v')).toBe('852321234V');
-    expect(parseNic('783345678x')).toBe('783345678X');
-  });
-
-  it('accepts the new 12-digit format, ignoring spaces and dashes an officer may type', () => {
-    expect(parseNic('199560201234')).toBe('199560201234');
-    expect(parseNic(' 1995 6020 1234 ')).toBe('199560201234');
-    expect(parseNic('1995-602-01234')).toBe('199560201234');
-  });
-
-  it('refuses anything else', () => {
-    for (const bad of [
-      '',
-      '12345678V',
-      '1234567890V',
-      '123456789A',
-      '19956020123',
-      '1995602012345',
-      'V123456789',
-      42,
-      undefined,
-    ]) {
-      expect(parseNic(bad), String(bad)).toBeUndefined();
-    }
-  });
-});
 
 describe('reading the NDX answer', () => {
   it('marks every released value with the agency that holds it', () => {

@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '@ndx/service-kit';
 import type { Application } from '../src/applications.ts';
-import { NIC_FORMAT_HINT } from '../src/nic.ts';
+import { NIC_FORMAT } from '@ndx/contract';
 import {
   AGENCY_NAMES,
   NDX_FIELDS,
@@ -76,7 +76,7 @@ export function startPage(view: StartPageView): string {
           ${csrfInput(view.csrf)}
           <div class="field${view.error ? ' has-error' : ''}">
             <label for="nic">NIC number</label>
-            <span class="hint" id="nic-hint">${NIC_FORMAT_HINT}</span>
+            <span class="hint" id="nic-hint">${NIC_FORMAT}</span>
             ${view.error ? html`<span class="error-message" id="nic-error" role="alert">${view.error}</span>` : ''}
             <input
               class="nic"

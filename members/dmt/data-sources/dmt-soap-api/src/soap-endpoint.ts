@@ -1,12 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { listen, type IServices, type Server as SoapServer } from 'soap';
+import { isCanonicalNic } from '@ndx/contract';
 import type { Logger } from '@ndx/service-kit';
 import type { vehicleRegistry } from './vehicle-registry.ts';
 import { SERVICE_PATH, VEHICLE_REGISTRY_NS, vehicleRegistryWsdl } from './wsdl.ts';
-import { NIC_PATTERN } from '@ndx/service-kit';
 
-/** Old format (9 digits and V or X) or new format (12 digits). */
-export { NIC_PATTERN };
 /** e.g. CAB-1234: letters and digits, optionally one dash. */
 export const REGISTRATION_NUMBER_PATTERN = /^[A-Z0-9]{1,8}(-[A-Z0-9]{1,8})?$/;
 
@@ -64,7 +62,7 @@ function vehicleRegistryServices(registry: Registry, logger: Logger): IServices 
         }),
         GetVehiclesByOwner: guarded('GetVehiclesByOwner', async (args) => {
           const ownerNic = requiredText(args, 'OwnerNic');
-          if (!NIC_PATTERN.test(ownerNic)) {
+          if (!isCanonicalNic(ownerNic)) {
             throw new SoapFault(
               'Client',
               'INVALID_NIC',

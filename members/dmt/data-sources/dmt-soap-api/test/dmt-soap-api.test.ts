@@ -4,7 +4,7 @@ import { createClientAsync, type Client } from 'soap';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
-import { fixtureClasses, fixtureVehicles, insertFixtureVehicles } from './fixtures.ts';
+import { fixtureClasses, fixtureVehicles, insertFixtureVehicles } from '../testing/index.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { apiKeyAuth, createAdapter, nicRule, restField, restSource } from '@ndx/adapter-kit';
-import type { Logger } from '@ndx/service-kit';
-import type { Config } from './config.ts';
+import { defineService, type Logger } from '@ndx/service-kit';
+import { readConfig, type Config } from './config.ts';
 import { SCHEMA_ID, sdl } from './schema.ts';
 
 export const SERVICE_NAME = 'drp-api-adapter';
@@ -49,3 +49,6 @@ export async function buildApp(config: Config, logger: Logger): Promise<FastifyI
     },
   });
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

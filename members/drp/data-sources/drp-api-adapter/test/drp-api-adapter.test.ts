@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp as buildLegacyApp } from '@ndx/drp-api';
-import { readConfig as readLegacyConfig } from '../../drp-api/src/config.ts';
-import type { LegacyPerson } from '../../drp-api/src/person-routes.ts';
-import { fixturePersons, insertFixturePersons } from '../../drp-api/test/fixtures.ts';
+import { readConfig as readLegacyConfig } from '@ndx/drp-api/config';
+import { fixturePersons, insertFixturePersons, type LegacyPerson } from '@ndx/drp-api/testing';
 import {
   createTestDatabase,
   freePort,

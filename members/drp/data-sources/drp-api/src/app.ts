@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
-import type { Config } from './config.ts';
+import { defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
+import { readConfig, type Config } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPersonRoutes } from './person-routes.ts';
 
@@ -10,15 +10,14 @@ export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
 /** Builds the DRP person registry (legacy REST) as a Fastify instance; its database is migrated first. */
 export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  await migrate(pool, migrationsDir, logger);
-  const app = createHttpService({
-    name: SERVICE_NAME,
-    logger,
-    readinessChecks: { database: () => isDatabaseReachable(pool) },
-    onClose: () => pool.end(),
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
+    const app = httpService();
+    app.get('/openapi.json', async () => openApiDocument);
+    registerPersonRoutes(app, pool, [config.API_KEY]);
+    return app;
   });
-  app.get('/openapi.json', async () => openApiDocument);
-  registerPersonRoutes(app, pool, [config.API_KEY]);
-  return app;
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isCanonicalNic } from '@ndx/contract';
 import {
   apiKeyMatches,
   BadRequestError,
@@ -6,7 +7,6 @@ import {
   UnauthenticatedError,
   type Pool,
 } from '@ndx/service-kit';
-import { NIC_PATTERN } from '@ndx/service-kit';
 
 /** The legacy system's own record shape (snake_case), as served by GET /person/{nic}. */
 export interface LegacyPerson {
@@ -19,9 +19,6 @@ export interface LegacyPerson {
   date_of_birth: string;
 }
 
-/** Old format (9 digits and V or X) or new format (12 digits). */
-export { NIC_PATTERN };
-
 /** GET /person/{nic}: X-API-Key required (401), malformed NIC 400, unknown NIC 404. */
 export function registerPersonRoutes(app: FastifyInstance, pool: Pool, apiKeys: readonly string[]): void {
   app.get<{ Params: { nic: string } }>('/person/:nic', async (request) => {
@@ -32,7 +29,7 @@ export function registerPersonRoutes(app: FastifyInstance, pool: Pool, apiKeys: 
       throw new UnauthenticatedError('the X-API-Key header is not valid');
 
     const { nic } = request.params;
-    if (!NIC_PATTERN.test(nic)) {
+    if (!isCanonicalNic(nic)) {
       throw new BadRequestError('nic must be 9 digits followed by V or X, or 12 digits', { nic });
     }
     const { rows } = await pool.query<LegacyPerson>(

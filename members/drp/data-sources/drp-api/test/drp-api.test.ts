@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createTestDatabase, randomSecret, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
-import { fixturePersons, insertFixturePersons } from './fixtures.ts';
+import { fixturePersons, insertFixturePersons } from '../testing/index.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;

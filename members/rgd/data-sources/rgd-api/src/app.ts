@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHttpService, createPool, isDatabaseReachable, migrate, type Logger } from '@ndx/service-kit';
+import { defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
 import { createAccessTokens } from './access-tokens.ts';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { graphqlRoutes } from './graphql-routes.ts';
 import { registerClient } from './oauth-clients.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -25,9 +25,8 @@ export async function buildApp(
   logger: Logger,
   options: BuildOptions = {},
 ): Promise<FastifyInstance> {
-  const pool = createPool(config.DATABASE_URL, logger, { applicationName: SERVICE_NAME });
-  try {
-    await migrate(pool, migrationsDir, logger);
+  const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
+  return withServiceDatabase(database, async ({ pool, httpService }) => {
     await registerClient(pool, NDX_CLIENT_ID, config.RGD_NDX_CLIENT_SECRET, [READ_SCOPE]);
     const key = await loadOrCreateSigningKey(pool, logger);
     const issuer = config.RGD_ISSUER.replace(/\/$/, '');
@@ -37,18 +36,12 @@ export async function buildApp(
       ttlSeconds: config.RGD_TOKEN_TTL_SECONDS,
       clock: options.clock ?? (() => new Date()),
     });
-    const app = createHttpService({
-      name: SERVICE_NAME,
-      logger,
-      bodyLimitBytes: 64 * 1024,
-      readinessChecks: { database: () => isDatabaseReachable(pool) },
-      onClose: () => pool.end(),
-    });
+    const app = httpService({ bodyLimitBytes: 64 * 1024 });
     await app.register(oauthRoutes, { pool, tokens, key, issuer });
     await app.register(graphqlRoutes, { pool, tokens });
     return app;
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  });
 }
+
+/** What the shared entry point (`@ndx/service-kit/serve`) starts. */
+export const service = defineService({ name: SERVICE_NAME, readConfig, buildApp });

@@ -12,8 +12,8 @@ import {
   type GraphQLFormattedError,
 } from 'graphql';
 import { z } from 'zod';
+import { isCanonicalNic } from '@ndx/contract';
 import { UnauthenticatedError, type Pool } from '@ndx/service-kit';
-import { isNicFormat } from '@ndx/synthetic-data';
 import type { AccessTokens } from './access-tokens.ts';
 import { findBirthRecordByNic, type PersonData } from './birth-records.ts';
 
@@ -39,7 +39,7 @@ export async function graphqlRoutes(app: FastifyInstance, options: GraphqlRoutes
   const rootValue = {
     healthCheck: () => 'OK',
     getPersonInfo: async ({ nic }: { nic: string }): Promise<PersonData | null> => {
-      if (!isNicFormat(nic)) {
+      if (!isCanonicalNic(nic)) {
         throw new GraphQLError(
           `"${nic.slice(0, 40)}" is not a valid NIC: use 9 digits and V or X (old format) or 12 digits (new format)`,
           { extensions: { code: 'BAD_USER_INPUT' } },
