@@ -1,19 +1,35 @@
 /**
- * The OE's gating stage on its own: which data subject each planned leaf belongs to, and how one query
- * naming several citizens is decided citizen by citizen. Plans come from the real planner; the PDP and
- * CE are in-test fakes that record what they were asked (this stage's only collaborators).
+ * The OE's gating stage on its own: which data subject each planned leaf belongs to (by fl-config's
+ * `dataSubjects` rules), and how one query naming several citizens is decided citizen by citizen. Plans come
+ * from the real planner; the PDP and CE are in-test fakes that record what they were asked and answer in the
+ * contract's shapes (this stage's only collaborators).
  */
 import { describe, expect, it } from 'vitest';
 import { parse, validate } from 'graphql';
+import {
+  consentCheckResponseSchema,
+  consentCreateResponseSchema,
+  fieldKey,
+  fieldRefOf,
+  policyDecisionResponseSchema,
+  type ConsentRequestBody,
+  type DataSubjectRule,
+  type FieldRef,
+  type PolicyDecision,
+  type PolicyDecisionReason,
+  type PolicyDecisionRequest,
+} from '@ndx/contract';
 import { NdxError } from '@ndx/service-kit';
+import { leavesByDataSubject, withCanonicalSubjects } from '../src/data-subjects.ts';
 import { loadFlConfig } from '../src/fl-config.ts';
-import type { ConsentClient, FieldDecision, FieldRef, PolicyClient } from '../src/gate-clients.ts';
-import { gateQuery, GateUnavailableError, leavesByDataSubject, subjectOfRoot } from '../src/gating.ts';
+import type { ConsentClient, PolicyClient } from '../src/gate-clients.ts';
+import { gateQuery, GateUnavailableError } from '../src/gating.ts';
+import { createQueryPlanner } from '../src/planner.ts';
+import type { PlannedLeaf, QueryPlan } from '../src/query-plan.ts';
 import { loadUnifiedSchema } from '../src/schema.ts';
-import { createQueryPlanner, type PlannedLeaf, type QueryPlan } from '../src/planner.ts';
 
 const { schema } = loadUnifiedSchema();
-const { argMappings } = loadFlConfig(undefined, { env: {} });
+const { argMappings, dataSubjects } = loadFlConfig(undefined, { env: {} });
 const planner = createQueryPlanner({ schema, argMappings });
 
 const AMARA = '199560201234';
@@ -27,13 +43,20 @@ function plan(query: string, variables?: Record<string, unknown>): QueryPlan {
   return planner.plan({ document, source: query, variables });
 }
 
-/** `providerKey field` of a provider field, e.g. `drp person.fullName`. */
-const keyOf = (f: { providerKey: string; field: string }) => `${f.providerKey} ${f.field}`;
-const leafKey = (l: PlannedLeaf) => `${l.providerKey} ${l.providerField}`;
-/** Each subject's leaves as `unified.path -> provider field`, sorted. */
-function grouped(plan: QueryPlan): Record<string, string[]> {
+/** Field keys (`provider/schema/field`) of the providers' fields used here. */
+const rgd = (field: string) => `rgd/abc-212/getPersonInfo.${field}`;
+const drp = (field: string) => `drp/drp-schema-v1/person.${field}`;
+const dmt = (field: string) => `dmt/dmt-schema-v1/${field}`;
+
+const leafKey = (l: PlannedLeaf) =>
+  fieldKey({ providerKey: l.providerKey, schemaId: l.schemaId, field: l.providerField });
+/** Each subject's leaves as `unified.path -> provider field key`, sorted. */
+function grouped(
+  plan: QueryPlan,
+  rules: readonly DataSubjectRule[] = dataSubjects,
+): Record<string, string[]> {
   return Object.fromEntries(
-    [...leavesByDataSubject(plan)].map(([subject, leaves]) => [
+    [...leavesByDataSubject(plan, rules)].map(([subject, leaves]) => [
       String(subject),
       leaves.map((l) => `${l.unifiedPath.join('.')} -> ${leafKey(l)}`).sort(),
     ]),
@@ -43,103 +66,182 @@ function grouped(plan: QueryPlan): Record<string, string[]> {
 const idsUnder = (plan: QueryPlan, rootKey: string) =>
   plan.leaves.filter((l) => l.unifiedPath[0] === rootKey).map((l) => l.id);
 const leafAt = (plan: QueryPlan, path: string) => plan.leaves.find((l) => l.unifiedPath.join('.') === path)!;
+/** The plan with one root field's (coerced) arguments replaced, as if a caller had sent them. */
+const withArguments = (plan: QueryPlan, responseKey: string, args: Record<string, unknown>): QueryPlan => ({
+  ...plan,
+  rootFields: plan.rootFields.map((r) => (r.responseKey === responseKey ? { ...r, arguments: args } : r)),
+});
+
+/** What `run` threw, which must be an NdxError. */
+function ndxErrorOf(run: () => unknown): NdxError {
+  let caught: unknown;
+  try {
+    run();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(NdxError);
+  return caught as NdxError;
+}
 
 // ---------------------------------------------------------------------------------------------------------
-// In-test PDP and CE: decisions and consents per citizen, every call recorded.
+// In-test PDP and CE: decisions and consents per citizen, every call recorded, every answer in the
+// contract's shape (parsed with the contract's schemas, as the real clients do).
 
-type PolicyRequest = Parameters<PolicyClient['decide']>[0];
-type ConsentRequest = Parameters<ConsentClient['check']>[0];
+const DECIDED_AT = '2030-01-01T00:00:00.000Z';
+const REASON_OF: Record<PolicyDecision, PolicyDecisionReason> = {
+  PERMIT: 'PERMITTED',
+  DENY: 'FORBIDDEN',
+  CONSENT_REQUIRED: 'CONSENT_REQUIRED',
+};
 
 function fakePolicy(
-  decide: (subjectId: string | null, field: FieldRef) => FieldDecision | undefined = () => 'CONSENT_REQUIRED',
+  decide: (subjectId: string | null, field: FieldRef) => PolicyDecision | undefined = () =>
+    'CONSENT_REQUIRED',
   options: { failFor?: string } = {},
 ) {
-  const calls: PolicyRequest[] = [];
+  const calls: PolicyDecisionRequest[] = [];
   const client: PolicyClient = {
     decide: async (request) => {
       calls.push(request);
       if (request.subjectId === options.failFor) throw new Error('PDP unreachable');
-      return {
+      return policyDecisionResponseSchema.parse({
         decisionId: `decision-${request.subjectId}`,
-        policyVersion: '7',
+        policyVersion: 7,
+        decidedAt: DECIDED_AT,
         fields: request.fields.flatMap((f) => {
-          const decision = decide(request.subjectId, f);
-          return decision ? [{ ...f, decision, policyIds: ['p1'] }] : [];
+          const decision = decide(request.subjectId ?? null, f);
+          return decision ? [{ ...f, decision, policyIds: ['p1'], reason: REASON_OF[decision] }] : [];
         }),
-      };
+      });
     },
   };
   return { client, calls };
 }
 
-/** `consented`: per citizen, the `providerKey field` keys an active consent covers. */
+/** `consented`: per citizen, the field keys an active consent covers. */
 function fakeConsent(consented: Record<string, string[]>) {
-  const checks: ConsentRequest[] = [];
-  const requests: ConsentRequest[] = [];
+  const checks: ConsentRequestBody[] = [];
+  const requests: ConsentRequestBody[] = [];
   const client: ConsentClient = {
     check: async (request) => {
       checks.push(request);
-      const covered = new Set(consented[request.citizenId] ?? []);
-      const missingFields = request.fields.filter((f) => !covered.has(keyOf(f)));
-      return {
+      const active = consented[request.citizenId];
+      const covered = new Set(active ?? []);
+      const missingFields = request.fields.filter((f) => !covered.has(fieldKey(f))).map(fieldRefOf);
+      return consentCheckResponseSchema.parse({
         covered: missingFields.length === 0,
-        consentId: consented[request.citizenId] ? `active-${request.citizenId}` : null,
+        ...(active ? { consentId: `active-${request.citizenId}` } : {}),
+        consentIds: active ? [`active-${request.citizenId}`] : [],
         missingFields,
-      };
+      });
     },
     requestConsent: async (request) => {
       requests.push(request);
-      return {
+      return consentCreateResponseSchema.parse({
         consentId: `pending-${request.citizenId}`,
         status: 'PENDING',
         consentPortalUrl: `https://ce.test/consent/pending-${request.citizenId}`,
-      };
+        created: true,
+        expiresAt: '2030-01-02T00:00:00.000Z',
+        fields: request.fields.map((f) => ({
+          ...fieldRefOf(f),
+          displayName: f.displayName ?? f.field,
+          granted: null,
+        })),
+      });
     },
   };
   return { client, checks, requests };
 }
 
 const ALL_PERSON_FIELDS = [
-  'rgd getPersonInfo.fullName',
-  'rgd getPersonInfo.dateOfBirth',
-  'rgd getPersonInfo.sex',
-  'rgd getPersonInfo.birthRegistrationNumber',
-  'rgd getPersonInfo.birthPlace',
-  'rgd getPersonInfo.district',
-  'drp person.fullName',
-  'drp person.otherNames',
-  'drp person.permanentAddress',
-  'drp person.profession',
+  rgd('fullName'),
+  rgd('dateOfBirth'),
+  rgd('sex'),
+  rgd('birthRegistrationNumber'),
+  rgd('birthPlace'),
+  rgd('district'),
+  drp('fullName'),
+  drp('otherNames'),
+  drp('permanentAddress'),
+  drp('profession'),
 ];
 
 // ---------------------------------------------------------------------------------------------------------
 
-describe('subjectOfRoot: the data subject a root field names', () => {
+describe('the data subject of a root field, by the dataSubjects rules of fl-config.json', () => {
   it('personInfo names its citizen, the NIC normalised to upper case without spaces', () => {
-    expect(subjectOfRoot('personInfo', { nic: AMARA })).toBe(AMARA);
-    expect(subjectOfRoot('personInfo', { nic: ' 852321234v ' })).toBe(BWALYA);
+    expect([
+      ...leavesByDataSubject(plan(`{ personInfo(nic: "${AMARA}") { name } }`), dataSubjects).keys(),
+    ]).toEqual([AMARA]);
+    const spaced = plan('{ personInfo(nic: " 852321234v ") { name address ownedVehicles { make } } }');
+    expect([...leavesByDataSubject(spaced, dataSubjects).keys()]).toEqual([BWALYA]);
+    // The plan the OE gates and fetches with names the citizen the same way everywhere: in the root
+    // field's arguments and in every provider variable bound from them.
+    const canonical = withCanonicalSubjects(spaced, dataSubjects);
+    expect(canonical.rootFields.map((r) => r.arguments)).toEqual([{ nic: BWALYA }]);
+    expect(Object.fromEntries(canonical.providers.map((p) => [p.providerKey, p.variableValues]))).toEqual({
+      rgd: { personInfo_nic: BWALYA },
+      drp: { personInfo_nic: BWALYA },
+      dmt: { personInfo_ownerNic: BWALYA },
+    });
+    expect(canonical.providers.flatMap((p) => p.variables.map((v) => v.value))).toEqual([
+      BWALYA,
+      BWALYA,
+      BWALYA,
+    ]);
+    expect([...leavesByDataSubject(canonical, dataSubjects).keys()]).toEqual([BWALYA]);
   });
 
   it('an invalid or missing NIC is an NdxError BAD_USER_INPUT (400) naming the argument', () => {
-    for (const args of [{ nic: '12345' }, { nic: '852321234Z' }, { nic: 852321234 }, {}]) {
-      let caught: unknown;
-      try {
-        subjectOfRoot('personInfo', args);
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(NdxError);
-      expect((caught as NdxError).code).toBe('BAD_USER_INPUT');
-      expect((caught as NdxError).httpStatus).toBe(400);
-      expect((caught as NdxError).details).toEqual({ argument: 'nic' });
+    const valid = plan(`{ personInfo(nic: "${AMARA}") { name } }`);
+    const invalidPlans = [
+      plan('{ personInfo(nic: "12345") { name } }'),
+      plan('{ personInfo(nic: "852321234Z") { name } }'),
+      // An ID literal written as a number: coerced to the string "852321234", which is no NIC.
+      plan('{ personInfo(nic: 852321234) { name } }'),
+      withArguments(valid, 'personInfo', { nic: 852321234 }),
+      withArguments(valid, 'personInfo', {}),
+    ];
+    const expectRejected = (run: () => unknown, argument: string) => {
+      const err = ndxErrorOf(run);
+      expect({ code: err.code, httpStatus: err.httpStatus, details: err.details }).toEqual({
+        code: 'BAD_USER_INPUT',
+        httpStatus: 400,
+        details: { argument },
+      });
+      expect(err.message).toContain(argument);
+    };
+    for (const p of invalidPlans) {
+      expectRejected(() => leavesByDataSubject(p, dataSubjects), 'nic');
+      expectRejected(() => withCanonicalSubjects(p, dataSubjects), 'nic');
     }
+    // The argument named is the rule's, whatever it is called.
+    const byRegNo: DataSubjectRule[] = [{ rootField: 'vehicle', argument: 'regNo', identifier: 'nic' }];
+    const vehicle = plan('{ vehicle(regNo: "CAB-1234") { make } }');
+    expectRejected(() => leavesByDataSubject(vehicle, byRegNo), 'regNo');
+    expectRejected(() => withCanonicalSubjects(vehicle, byRegNo), 'regNo');
   });
 
-  it('a root field that names no citizen has no data subject (null)', () => {
-    expect(subjectOfRoot('vehicle', { regNo: 'CAB-1234' })).toBeNull();
-    expect(subjectOfRoot('vehicleClasses', {})).toBeNull();
-    // A NIC-shaped argument on another root does not make it a citizen's.
-    expect(subjectOfRoot('vehicle', { nic: AMARA })).toBeNull();
+  it('a root field that no rule names has no data subject (null), whatever its arguments hold', () => {
+    expect(grouped(plan('{ vehicle(regNo: "CAB-1234") { make } vehicleClasses { classCode } }'))).toEqual({
+      null: [
+        `vehicle.make -> ${dmt('vehicle.make')}`,
+        `vehicleClasses.[].classCode -> ${dmt('vehicleClasses.classCode')}`,
+      ],
+    });
+    // A NIC-shaped argument on a root no rule names does not make it a citizen's.
+    const nicShaped = plan(`{ vehicle(regNo: "${AMARA}") { make } }`);
+    expect(grouped(nicShaped)).toEqual({ null: [`vehicle.make -> ${dmt('vehicle.make')}`] });
+    expect(withCanonicalSubjects(nicShaped, dataSubjects)).toBe(nicShaped);
+    // Without a rule, not even personInfo names anyone, and its argument is left as sent.
+    const person = plan('{ personInfo(nic: " 852321234v ") { name } }');
+    expect(grouped(person, [])).toEqual({ null: [`personInfo.name -> ${rgd('fullName')}`] });
+    expect(withCanonicalSubjects(person, [])).toBe(person);
+    // Control: under a rule, the same NIC-shaped vehicle argument does name a citizen.
+    const byRegNo: DataSubjectRule[] = [{ rootField: 'vehicle', argument: 'regNo', identifier: 'nic' }];
+    expect(grouped(nicShaped, byRegNo)).toEqual({ [AMARA]: [`vehicle.make -> ${dmt('vehicle.make')}`] });
   });
 });
 
@@ -150,11 +252,11 @@ describe('leavesByDataSubject: every leaf under the citizen of its own root fiel
       b: personInfo(nic: "852321234v") { sex birthInfo { district } address }
     }`);
     expect(grouped(p)).toEqual({
-      [AMARA]: ['a.address -> drp person.permanentAddress', 'a.name -> rgd getPersonInfo.fullName'],
+      [AMARA]: [`a.address -> ${drp('permanentAddress')}`, `a.name -> ${rgd('fullName')}`],
       [BWALYA]: [
-        'b.address -> drp person.permanentAddress',
-        'b.birthInfo.district -> rgd getPersonInfo.district',
-        'b.sex -> rgd getPersonInfo.sex',
+        `b.address -> ${drp('permanentAddress')}`,
+        `b.birthInfo.district -> ${rgd('district')}`,
+        `b.sex -> ${rgd('sex')}`,
       ],
     });
   });
@@ -171,14 +273,14 @@ describe('leavesByDataSubject: every leaf under the citizen of its own root fiel
     fragment Birth on BirthInfo { birthPlace }`);
     expect(grouped(p)).toEqual({
       [AMARA]: [
-        'a.birthInfo.birthPlace -> rgd getPersonInfo.birthPlace',
-        'a.name -> rgd getPersonInfo.fullName',
-        'a.profession -> drp person.profession',
+        `a.birthInfo.birthPlace -> ${rgd('birthPlace')}`,
+        `a.name -> ${rgd('fullName')}`,
+        `a.profession -> ${drp('profession')}`,
       ],
       [CHIPO]: [
-        'c.birthInfo.birthPlace -> rgd getPersonInfo.birthPlace',
-        'c.name -> rgd getPersonInfo.fullName',
-        'c.otherNames -> drp person.otherNames',
+        `c.birthInfo.birthPlace -> ${rgd('birthPlace')}`,
+        `c.name -> ${rgd('fullName')}`,
+        `c.otherNames -> ${drp('otherNames')}`,
       ],
     });
   });
@@ -186,15 +288,17 @@ describe('leavesByDataSubject: every leaf under the citizen of its own root fiel
   it('variables bind each alias to the citizen its variable names, also when the cached plan is reused', () => {
     const query =
       'query Two($a: ID!, $b: ID!) { a: personInfo(nic: $a) { name } b: personInfo(nic: $b) { sex } }';
+    const cachedBefore = planner.cachedPlans();
     expect(grouped(plan(query, { a: AMARA, b: CHIPO }))).toEqual({
-      [AMARA]: ['a.name -> rgd getPersonInfo.fullName'],
-      [CHIPO]: ['b.sex -> rgd getPersonInfo.sex'],
+      [AMARA]: [`a.name -> ${rgd('fullName')}`],
+      [CHIPO]: [`b.sex -> ${rgd('sex')}`],
     });
     // Same operation text: the planner answers from its cache; the subjects must follow the new values.
     expect(grouped(plan(query, { a: CHIPO, b: AMARA }))).toEqual({
-      [CHIPO]: ['a.name -> rgd getPersonInfo.fullName'],
-      [AMARA]: ['b.sex -> rgd getPersonInfo.sex'],
+      [CHIPO]: [`a.name -> ${rgd('fullName')}`],
+      [AMARA]: [`b.sex -> ${rgd('sex')}`],
     });
+    expect(planner.cachedPlans()).toBe(cachedBefore + 1);
   });
 
   it('the same citizen under two aliases (and two spellings of the NIC) is one data subject', () => {
@@ -202,7 +306,7 @@ describe('leavesByDataSubject: every leaf under the citizen of its own root fiel
       `{ x: personInfo(nic: "852321234V") { name } y: personInfo(nic: " 852321234v") { fullName } }`,
     );
     expect(grouped(p)).toEqual({
-      [BWALYA]: ['x.name -> rgd getPersonInfo.fullName', 'y.fullName -> drp person.fullName'],
+      [BWALYA]: [`x.name -> ${rgd('fullName')}`, `y.fullName -> ${drp('fullName')}`],
     });
   });
 
@@ -214,17 +318,17 @@ describe('leavesByDataSubject: every leaf under the citizen of its own root fiel
     }`);
     expect(grouped(p)).toEqual({
       null: [
-        'vehicle.make -> dmt vehicle.make',
-        'vehicleClasses.[].classCode -> dmt vehicleClasses.classCode',
+        `vehicle.make -> ${dmt('vehicle.make')}`,
+        `vehicleClasses.[].classCode -> ${dmt('vehicleClasses.classCode')}`,
       ],
-      [AMARA]: ['personInfo.ownedVehicles.[].model -> dmt vehiclesByOwner.model'],
+      [AMARA]: [`personInfo.ownedVehicles.[].model -> ${dmt('vehiclesByOwner.model')}`],
     });
   });
 
   it('one invalid NIC among several citizens rejects the whole query (BAD_USER_INPUT)', () => {
     const p = plan(`{ a: personInfo(nic: "${AMARA}") { name } b: personInfo(nic: "12345") { name } }`);
-    expect(() => leavesByDataSubject(p)).toThrow(
-      expect.objectContaining({ code: 'BAD_USER_INPUT', httpStatus: 400 }),
+    expect(() => leavesByDataSubject(p, dataSubjects)).toThrow(
+      expect.objectContaining({ code: 'BAD_USER_INPUT', httpStatus: 400, details: { argument: 'nic' } }),
     );
   });
 });
@@ -237,36 +341,37 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
   }
   fragment Person on PersonInfo { name dateOfBirth fullName }`;
   const threeVars = { a: AMARA, b: BWALYA, c: CHIPO };
+  const gate = (
+    p: QueryPlan,
+    policy: ReturnType<typeof fakePolicy>,
+    consent: ReturnType<typeof fakeConsent>,
+  ) => gateQuery(p, consumer, { policy: policy.client, consent: consent.client, dataSubjects });
+  const keysOf = (fields: readonly FieldRef[]) => fields.map(fieldKey).sort();
 
   it('calls the PDP once per citizen, with exactly that citizen’s fields', async () => {
     const p = plan(THREE, threeVars);
     const policy = fakePolicy(() => 'PERMIT');
     const consent = fakeConsent({});
-    await gateQuery(p, consumer, { policy: policy.client, consent: consent.client });
+    await gate(p, policy, consent);
     const bySubject = Object.fromEntries(
-      policy.calls.map((c) => [c.subjectId, { ...c, fields: c.fields.map(keyOf).sort() }]),
+      policy.calls.map((c) => [c.subjectId, { ...c, fields: keysOf(c.fields) }]),
     );
     expect(policy.calls).toHaveLength(3);
     expect(bySubject).toEqual({
       [AMARA]: {
         ...consumer,
         subjectId: AMARA,
-        fields: ['drp person.fullName', 'rgd getPersonInfo.dateOfBirth', 'rgd getPersonInfo.fullName'],
+        fields: [drp('fullName'), rgd('dateOfBirth'), rgd('fullName')],
       },
       [BWALYA]: {
         ...consumer,
         subjectId: BWALYA,
-        fields: [
-          'drp person.fullName',
-          'drp person.permanentAddress',
-          'rgd getPersonInfo.dateOfBirth',
-          'rgd getPersonInfo.fullName',
-        ],
+        fields: [drp('fullName'), drp('permanentAddress'), rgd('dateOfBirth'), rgd('fullName')],
       },
       [CHIPO]: {
         ...consumer,
         subjectId: CHIPO,
-        fields: ['rgd getPersonInfo.fullName', 'rgd getPersonInfo.sex'],
+        fields: [rgd('fullName'), rgd('sex')],
       },
     });
     // Everything permitted: no consent involved.
@@ -276,12 +381,9 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
   it('a field selected twice for one citizen (two aliases) is one field in that citizen’s single PDP call', async () => {
     const p = plan(`{ x: personInfo(nic: "${AMARA}") { name sex } y: personInfo(nic: "${AMARA}") { name } }`);
     const policy = fakePolicy(() => 'PERMIT');
-    const result = await gateQuery(p, consumer, { policy: policy.client, consent: fakeConsent({}).client });
+    const result = await gate(p, policy, fakeConsent({}));
     expect(policy.calls).toHaveLength(1);
-    expect(policy.calls[0]!.fields.map(keyOf).sort()).toEqual([
-      'rgd getPersonInfo.fullName',
-      'rgd getPersonInfo.sex',
-    ]);
+    expect(keysOf(policy.calls[0]!.fields)).toEqual([rgd('fullName'), rgd('sex')]);
     expect([...result.released].sort()).toEqual(p.leaves.map((l) => l.id).sort());
     expect(result.subjects.map((s) => [s.subjectId, s.leafIds.sort()])).toEqual([
       [AMARA, p.leaves.map((l) => l.id).sort()],
@@ -291,33 +393,28 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
   it('asks the CE about each citizen with that citizen’s id and only that citizen’s consent-required fields', async () => {
     const p = plan(THREE, threeVars);
     const consent = fakeConsent({});
-    await gateQuery(p, consumer, { policy: fakePolicy().client, consent: consent.client });
-    const checks = Object.fromEntries(consent.checks.map((c) => [c.citizenId, c.fields.map(keyOf).sort()]));
+    await gate(p, fakePolicy(), consent);
+    const checks = Object.fromEntries(consent.checks.map((c) => [c.citizenId, keysOf(c.fields)]));
     expect(consent.checks).toHaveLength(3);
     expect(checks).toEqual({
-      [AMARA]: ['drp person.fullName', 'rgd getPersonInfo.dateOfBirth', 'rgd getPersonInfo.fullName'],
-      [BWALYA]: [
-        'drp person.fullName',
-        'drp person.permanentAddress',
-        'rgd getPersonInfo.dateOfBirth',
-        'rgd getPersonInfo.fullName',
-      ],
-      [CHIPO]: ['rgd getPersonInfo.fullName', 'rgd getPersonInfo.sex'],
+      [AMARA]: [drp('fullName'), rgd('dateOfBirth'), rgd('fullName')],
+      [BWALYA]: [drp('fullName'), drp('permanentAddress'), rgd('dateOfBirth'), rgd('fullName')],
+      [CHIPO]: [rgd('fullName'), rgd('sex')],
     });
     for (const c of consent.checks) expect(c).toMatchObject(consumer);
     // Nobody has consented: each citizen gets a pending request of their own, for their own fields.
-    expect(
-      Object.fromEntries(consent.requests.map((r) => [r.citizenId, r.fields.map(keyOf).sort()])),
-    ).toEqual(checks);
+    expect(consent.requests).toHaveLength(3);
+    for (const r of consent.requests) expect(r).toMatchObject(consumer);
+    expect(Object.fromEntries(consent.requests.map((r) => [r.citizenId, keysOf(r.fields)]))).toEqual(checks);
   });
 
   it('releases or withholds each citizen’s fields by that citizen’s consent alone', async () => {
     const p = plan(THREE, threeVars);
     const consent = fakeConsent({
       [AMARA]: ALL_PERSON_FIELDS,
-      [BWALYA]: ['rgd getPersonInfo.fullName', 'drp person.permanentAddress'],
+      [BWALYA]: [rgd('fullName'), drp('permanentAddress')],
     });
-    const result = await gateQuery(p, consumer, { policy: fakePolicy().client, consent: consent.client });
+    const result = await gate(p, fakePolicy(), consent);
 
     const bwalyaReleased = [leafAt(p, 'b.name').id, leafAt(p, 'b.address').id];
     expect([...result.released].sort()).toEqual([...idsUnder(p, 'a'), ...bwalyaReleased].sort());
@@ -342,11 +439,9 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
     });
 
     // Only the citizens with something missing were asked for a consent, each for their own missing fields.
-    expect(
-      Object.fromEntries(consent.requests.map((r) => [r.citizenId, r.fields.map(keyOf).sort()])),
-    ).toEqual({
-      [BWALYA]: ['drp person.fullName', 'rgd getPersonInfo.dateOfBirth'],
-      [CHIPO]: ['rgd getPersonInfo.fullName', 'rgd getPersonInfo.sex'],
+    expect(Object.fromEntries(consent.requests.map((r) => [r.citizenId, keysOf(r.fields)]))).toEqual({
+      [BWALYA]: [drp('fullName'), rgd('dateOfBirth')],
+      [CHIPO]: [rgd('fullName'), rgd('sex')],
     });
 
     const subjects = Object.fromEntries(
@@ -390,17 +485,14 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
     const query =
       'query($a: ID!, $b: ID!) { a: personInfo(nic: $a) { name } b: personInfo(nic: $b) { name } }';
     const consented = { [AMARA]: ALL_PERSON_FIELDS };
-    const gate = (vars: Record<string, string>) => {
+    const gateWith = async (vars: Record<string, string>) => {
       const p = plan(query, vars);
-      return gateQuery(p, consumer, {
-        policy: fakePolicy().client,
-        consent: fakeConsent(consented).client,
-      }).then((r) => ({ p, r }));
+      return { p, r: await gate(p, fakePolicy(), fakeConsent(consented)) };
     };
-    const first = await gate({ a: AMARA, b: CHIPO });
+    const first = await gateWith({ a: AMARA, b: CHIPO });
     expect([...first.r.released]).toEqual(idsUnder(first.p, 'a'));
     expect([...first.r.withheld.keys()]).toEqual(idsUnder(first.p, 'b'));
-    const second = await gate({ a: CHIPO, b: AMARA });
+    const second = await gateWith({ a: CHIPO, b: AMARA });
     expect([...second.r.released]).toEqual(idsUnder(second.p, 'b'));
     expect([...second.r.withheld.keys()]).toEqual(idsUnder(second.p, 'a'));
   });
@@ -414,10 +506,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       return 'CONSENT_REQUIRED';
     });
     const everyone = { [AMARA]: ALL_PERSON_FIELDS, [BWALYA]: ALL_PERSON_FIELDS, [CHIPO]: ALL_PERSON_FIELDS };
-    const result = await gateQuery(p, consumer, {
-      policy: policy.client,
-      consent: fakeConsent(everyone).client,
-    });
+    const result = await gate(p, policy, fakeConsent(everyone));
     const forbidden = {
       reason: 'FORBIDDEN',
       code: 'FORBIDDEN',
@@ -438,18 +527,17 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       f.field === 'person.permanentAddress' ? undefined : 'CONSENT_REQUIRED',
     );
     const consent = fakeConsent({ [AMARA]: ALL_PERSON_FIELDS });
-    const result = await gateQuery(p, consumer, { policy: policy.client, consent: consent.client });
+    const result = await gate(p, policy, consent);
     expect(result.withheld.get(leafAt(p, 'personInfo.address').id)).toEqual({
       reason: 'FORBIDDEN',
       code: 'FORBIDDEN',
       message: 'policy does not allow this consumer to read this field for this purpose',
     });
+    expect([...result.withheld.keys()]).toEqual([leafAt(p, 'personInfo.address').id]);
     expect([...result.released].sort()).toEqual(
       [leafAt(p, 'personInfo.name').id, leafAt(p, 'personInfo.sex').id].sort(),
     );
-    expect(consent.checks.map((c) => c.fields.map(keyOf).sort())).toEqual([
-      ['rgd getPersonInfo.fullName', 'rgd getPersonInfo.sex'],
-    ]);
+    expect(consent.checks.map((c) => keysOf(c.fields))).toEqual([[rgd('fullName'), rgd('sex')]]);
   });
 
   it('a CONSENT_REQUIRED field under a root with no citizen is FORBIDDEN, and no consent is asked for', async () => {
@@ -458,7 +546,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       subject === null && f.field === 'vehicle.model' ? 'PERMIT' : 'CONSENT_REQUIRED',
     );
     const consent = fakeConsent({ [AMARA]: ALL_PERSON_FIELDS });
-    const result = await gateQuery(p, consumer, { policy: policy.client, consent: consent.client });
+    const result = await gate(p, policy, consent);
     expect(policy.calls.map((c) => c.subjectId).sort()).toEqual([AMARA, null].sort());
     expect(result.withheld.get(leafAt(p, 'vehicle.make').id)).toEqual({
       reason: 'FORBIDDEN',
@@ -474,7 +562,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       {
         citizenId: AMARA,
         ...consumer,
-        fields: [expect.objectContaining({ field: 'getPersonInfo.fullName' })],
+        fields: [{ providerKey: 'rgd', schemaId: 'abc-212', field: 'getPersonInfo.fullName' }],
       },
     ]);
     expect(consent.requests).toEqual([]);
@@ -487,7 +575,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
   it('the PDP failing for one of the citizens refuses the whole query (POLICY_UNAVAILABLE)', async () => {
     const p = plan(THREE, threeVars);
     const policy = fakePolicy(() => 'PERMIT', { failFor: CHIPO });
-    const gating = gateQuery(p, consumer, { policy: policy.client, consent: fakeConsent({}).client });
+    const gating = gate(p, policy, fakeConsent({}));
     await expect(gating).rejects.toBeInstanceOf(GateUnavailableError);
     await expect(gating).rejects.toMatchObject({ code: 'POLICY_UNAVAILABLE', httpStatus: 503 });
   });
