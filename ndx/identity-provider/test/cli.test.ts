@@ -14,7 +14,8 @@ let databaseUrl: string;
 async function cli(args: string[], env: Record<string, string> = {}) {
   return run(process.execPath, [CLI, ...args], {
     env: { ...process.env, DATABASE_URL: databaseUrl, ...env },
-    timeout: 30_000,
+    // Each call starts a Node process; on a loaded two-core machine that alone can take many seconds.
+    timeout: 60_000,
   });
 }
 
@@ -46,7 +47,7 @@ describe('operator CLI', () => {
     await expect(cli(['add-client', '--id', 'tax-app', '--resource', 'urn:ndx:api'])).rejects.toMatchObject({
       stderr: expect.stringContaining('already exists'),
     });
-  });
+  }, 150_000);
 
   it('creates and resets a citizen account', async () => {
     await cli(['set-citizen', '--nic', '198012345678', '--name', 'Test Person'], {
@@ -64,7 +65,7 @@ describe('operator CLI', () => {
       name: 'Test Person',
       hasTotp: false,
     });
-  });
+  }, 150_000);
 
   it('a rotated key is published at once but signs only after the publication delay', async () => {
     const app = await fudi.addServiceClient({ clientId: 'prepublish-app', resources: ['urn:ndx:api'] });
