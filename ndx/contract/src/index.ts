@@ -5,3 +5,4 @@ export * from './data-subject.ts';
 export * from './pdp-api.ts';
 export * from './ce-api.ts';
 export * from './consent-status.ts';
+export * from './end-user.ts';
