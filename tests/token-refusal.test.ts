@@ -1,11 +1,18 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browse, CookieJar, submitFudiLogin } from '@ndx/identity-provider/testing-browser';
+import { demoCitizens } from '@ndx/synthetic-data';
+import { addFudiClient, ndxApiToken, registerConsumer } from './support/consumer-onboarding.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
 /**
  * Every token check at the three services that verify FUDI tokens themselves: the OE (`POST /graphql`),
  * the PDP (`POST /v1/decisions`) and the CE (`POST /v1/consents/check`). Each refusal is a 401 with the
  * code UNAUTHENTICATED and the reason in the message, at all three.
+ *
+ * Then what only the OE checks: that the token is an access token (not an ID token), issued to a consumer
+ * app by client credentials (not for a signed-in user), of a client the PDP registers as a consumer.
  */
 
 /** FUDI's shortest access-token lifetime: this stack's tokens expire while the test waits. */
@@ -193,4 +200,140 @@ describe('tokens the OE, PDP and CE refuse (401 UNAUTHENTICATED)', () => {
     },
     (TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000 + 60_000,
   );
+});
+
+const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
+/** A sign-in client of the NDX API (an officers' desk app), registered as a consumer at the PDP too. */
+const DESK = { clientId: 'officer-desk', redirectUri: 'http://127.0.0.1:1/officer-desk/callback' };
+/** A client-credentials client of the NDX API that FUDI knows but the PDP does not register. */
+const UNREGISTERED = 'tax-app';
+
+/**
+ * A citizen signs in to the desk app on FUDI's real login page (authorization code + PKCE): the access
+ * token (for the NDX API, the client's one resource) and the ID token FUDI returns.
+ */
+async function signInAtDesk(): Promise<{ accessToken: string; idToken: string }> {
+  const issuer = t.url('identity-provider');
+  const verifier = randomBytes(32).toString('base64url');
+  const authorize = new URL(`${issuer}/auth`);
+  authorize.search = new URLSearchParams({
+    client_id: DESK.clientId,
+    redirect_uri: DESK.redirectUri,
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    state: randomBytes(8).toString('hex'),
+  }).toString();
+  const jar = new CookieJar();
+  const stopAt = (url: string) => url.startsWith(DESK.redirectUri);
+  const login = await browse(jar, authorize.href, { stopAt });
+  const landing = await submitFudiLogin(jar, login, amara.nic, amara.password, stopAt);
+  const code = landing.stoppedAt ? new URL(landing.stoppedAt).searchParams.get('code') : null;
+  if (!code) throw new Error(`no authorization code (landed on ${landing.url}, HTTP ${landing.status})`);
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: DESK.redirectUri,
+      client_id: DESK.clientId,
+      code_verifier: verifier,
+    }),
+  });
+  const body = (await response.json()) as { access_token?: string; id_token?: string; error?: string };
+  if (!body.access_token || !body.id_token)
+    throw new Error(`token exchange failed: ${response.status} ${body.error}`);
+  return { accessToken: body.access_token, idToken: body.id_token };
+}
+
+/** The PDP's consumer registry, read as the OE reads it. */
+async function registryStatus(consumerId: string): Promise<{ status: number; code: string | undefined }> {
+  const response = await fetch(`${t.url('policy-decision-point')}/v1/consumers/${consumerId}`, {
+    headers: { authorization: `Bearer ${await t.clientToken('orchestration-engine', 'urn:ndx:pdp')}` },
+  });
+  const body = (await response.json()) as { error?: { code: string } };
+  return { status: response.status, code: body.error?.code };
+}
+
+describe('the OE answers only access tokens a registered consumer obtained with client credentials', () => {
+  let desk: { accessToken: string; idToken: string };
+  let unregisteredToken: string;
+
+  beforeAll(async () => {
+    await addFudiClient(t, [
+      '--id',
+      DESK.clientId,
+      '--public',
+      '--redirect-uri',
+      DESK.redirectUri,
+      '--resource',
+      'urn:ndx:api',
+    ]);
+    // The desk app is a registered consumer, so only the kind of its tokens can be why they are refused.
+    await registerConsumer(t, {
+      consumerId: DESK.clientId,
+      displayName: 'DIE officer desk',
+      member: 'die',
+      purposes: ['passport-application'],
+    });
+    desk = await signInAtDesk();
+
+    const secret = await addFudiClient(t, ['--id', UNREGISTERED, '--resource', 'urn:ndx:api']);
+    unregisteredToken = await ndxApiToken(t, UNREGISTERED, secret!);
+  }, 120_000);
+
+  it('accepts the passport app’s and the traffic police app’s client tokens (sub = client_id, registered)', async () => {
+    for (const clientId of ['passport-app', 'traffic-police-app']) {
+      const token = await t.clientToken(clientId, 'urn:ndx:api');
+      expect(decodeProtectedHeader(token).typ).toBe('at+jwt');
+      expect(decodeJwt(token)).toMatchObject({ client_id: clientId, sub: clientId });
+      expect(await registryStatus(clientId)).toEqual({ status: 200, code: undefined });
+      expectAccepted('OE', await call('OE', token));
+    }
+  });
+
+  it('refuses a citizen’s own access token for the NDX API, from a client the PDP registers: 403 NOT_A_CLIENT_TOKEN', async () => {
+    const token = desk.accessToken;
+    expect(decodeProtectedHeader(token).typ).toBe('at+jwt');
+    expect(decodeJwt(token)).toMatchObject({
+      iss: t.url('identity-provider'),
+      aud: 'urn:ndx:api',
+      client_id: DESK.clientId,
+      sub: amara.nic,
+    });
+    expect(await registryStatus(DESK.clientId)).toEqual({ status: 200, code: undefined });
+
+    const answer = await call('OE', token);
+    expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'NOT_A_CLIENT_TOKEN' });
+    expect(answer.message).toMatch(/issued for a signed-in user \(through client officer-desk\)/);
+    expect(answer.message).not.toContain(amara.nic);
+    expect(Object.keys(answer.body)).toEqual(['errors']);
+  });
+
+  it('refuses the ID token FUDI issued at that sign-in: 401 UNAUTHENTICATED, the wrong token type', async () => {
+    const { typ } = decodeProtectedHeader(desk.idToken);
+    expect(typ).not.toBe('at+jwt');
+    expect(decodeJwt(desk.idToken)).toMatchObject({ iss: t.url('identity-provider'), sub: amara.nic });
+    const answer = await call('OE', desk.idToken);
+    expectRefused('OE', answer, /^invalid token: wrong token type \(typ .+, expected "at\+jwt"\)$/);
+  });
+
+  it('refuses the client token of a FUDI client of the NDX API that the PDP does not register: 403 UNKNOWN_CONSUMER', async () => {
+    expect(decodeJwt(unregisteredToken)).toMatchObject({
+      aud: 'urn:ndx:api',
+      client_id: UNREGISTERED,
+      sub: UNREGISTERED,
+    });
+    expect(await registryStatus(UNREGISTERED)).toEqual({ status: 404, code: 'UNKNOWN_CONSUMER' });
+    const answer = await call('OE', unregisteredToken);
+    expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'UNKNOWN_CONSUMER' });
+    expect(answer.message).toBe(`client ${UNREGISTERED} is not a registered NDX consumer`);
+    // NDX's own clients are no consumers either, and FUDI does not even issue them NDX API tokens.
+    for (const clientId of ['orchestration-engine', 'ndx-operator']) {
+      await expect(t.clientToken(clientId, 'urn:ndx:api')).rejects.toThrow(/400 invalid_target/);
+      expect(await registryStatus(clientId)).toEqual({ status: 404, code: 'UNKNOWN_CONSUMER' });
+    }
+  });
 });

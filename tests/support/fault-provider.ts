@@ -30,7 +30,8 @@ export interface FaultProvider {
   /** Base URL, to put in PROVIDER_URL_<KEY> (or PDP_URL, CONSENT_ENGINE_URL). */
   readonly url: string;
   readonly mode: FaultMode;
-  setMode(mode: FaultMode, options?: { slowMs?: number; json?: unknown }): void;
+  /** `path`: only requests whose path starts with it get the fault; the others are proxied (default: all). */
+  setMode(mode: FaultMode, options?: { slowMs?: number; json?: unknown; path?: string }): void;
   /** Requests that reached this server (in any mode) whose path starts with `pathPrefix` (default /graphql). */
   requests(pathPrefix?: string): number;
   /** Requests (path prefix as for `requests`) whose caller hung up while `slow` or `held` kept them waiting. */
@@ -64,9 +65,10 @@ const HOP_BY_HOP = new Set([
  */
 export async function startFaultProvider(options: { upstream: string }): Promise<FaultProvider> {
   const upstream = options.upstream.replace(/\/+$/, '');
-  let mode: FaultMode = 'healthy';
+  let currentMode: FaultMode = 'healthy';
   let slowMs = 1_000;
   let wrongShape: unknown = {};
+  let faultPath = '/';
   let held: (() => void)[] = [];
   const counts: string[] = [];
   const abandoned: string[] = [];
@@ -112,6 +114,7 @@ export async function startFaultProvider(options: { upstream: string }): Promise
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     counts.push(req.url ?? '/');
+    const mode = (req.url ?? '/').startsWith(faultPath) ? currentMode : 'healthy';
     if (mode === 'reset') {
       req.socket.destroy();
       return;
@@ -184,17 +187,18 @@ export async function startFaultProvider(options: { upstream: string }): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     get mode() {
-      return mode;
+      return currentMode;
     },
     setMode: (next, opts = {}) => {
-      mode = next;
+      currentMode = next;
+      faultPath = opts.path ?? '/';
       if (opts.slowMs !== undefined) slowMs = opts.slowMs;
       if (opts.json !== undefined) wrongShape = opts.json;
     },
     requests: (pathPrefix = '/graphql') => counts.filter((path) => path.startsWith(pathPrefix)).length,
     abandoned: (pathPrefix = '/graphql') => abandoned.filter((path) => path.startsWith(pathPrefix)).length,
     release: () => {
-      mode = 'healthy';
+      currentMode = 'healthy';
       const waiting = held;
       held = [];
       for (const go of waiting) go();
