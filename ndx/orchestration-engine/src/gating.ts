@@ -161,6 +161,7 @@ async function gateSubject(
         reason: 'FORBIDDEN',
         code: 'FORBIDDEN',
         message: 'this field needs a citizen’s consent, and the query names no citizen',
+        extensions: { reason: 'POLICY_FORBIDS' },
       });
     } else if (fieldDecision === 'CONSENT_REQUIRED' && missing.has(key)) {
       result.withheld.set(leaf.id, {
@@ -178,6 +179,8 @@ async function gateSubject(
         reason: 'FORBIDDEN',
         code: 'FORBIDDEN',
         message: 'policy does not allow this consumer to read this field for this purpose',
+        // Why, as the PDP says (docs/consumer-guide.md lists the reasons); a field it left out was not granted.
+        extensions: { reason: decided.get(key)?.reason ?? 'NOT_GRANTED' },
       });
     }
   }
