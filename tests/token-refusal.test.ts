@@ -3,7 +3,7 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browse, CookieJar, submitFudiLogin } from '@ndx/identity-provider/testing-browser';
 import { demoCitizens } from '@ndx/synthetic-data';
-import { addFudiClient, ndxApiToken, registerConsumer } from './support/consumer-onboarding.ts';
+import { addFudiClient, ndxApiToken } from './support/consumer-onboarding.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
 /**
@@ -82,13 +82,18 @@ const request: Record<Service, () => { url: string; body: unknown }> = {
 };
 
 /** Calls the service with the given bearer token (none when null); the OE's GraphQL error is unwrapped. */
-async function call(service: Service, token: string | null): Promise<Answer> {
+async function call(
+  service: Service,
+  token: string | null,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const { url, body } = request[service]();
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
     },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(20_000),
@@ -203,22 +208,24 @@ describe('tokens the OE, PDP and CE refuse (401 UNAUTHENTICATED)', () => {
 });
 
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
-/** A sign-in client of the NDX API (an officers' desk app), registered as a consumer at the PDP too. */
-const DESK = { clientId: 'officer-desk', redirectUri: 'http://127.0.0.1:1/officer-desk/callback' };
 /** A client-credentials client of the NDX API that FUDI knows but the PDP does not register. */
 const UNREGISTERED = 'tax-app';
+/** A purpose the clients below name, so that nothing but the token check stands between them and an answer. */
+const PURPOSE = { 'ndx-purpose': 'passport-application' };
 
 /**
- * A citizen signs in to the desk app on FUDI's real login page (authorization code + PKCE): the access
- * token (for the NDX API, the client's one resource) and the ID token FUDI returns.
+ * A citizen signs in to the passport app on FUDI's real login page (authorization code + PKCE; the app is a
+ * confidential client), and the app redeems the code: the access token (for the NDX API, the client's one
+ * resource) and the ID token FUDI returns.
  */
-async function signInAtDesk(): Promise<{ accessToken: string; idToken: string }> {
+async function signInToPassportApp(): Promise<{ accessToken: string; idToken: string }> {
   const issuer = t.url('identity-provider');
+  const redirectUri = `${t.url('passport-app')}/auth/callback`;
   const verifier = randomBytes(32).toString('base64url');
   const authorize = new URL(`${issuer}/auth`);
   authorize.search = new URLSearchParams({
-    client_id: DESK.clientId,
-    redirect_uri: DESK.redirectUri,
+    client_id: 'passport-app',
+    redirect_uri: redirectUri,
     response_type: 'code',
     scope: 'openid',
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
@@ -226,19 +233,22 @@ async function signInAtDesk(): Promise<{ accessToken: string; idToken: string }>
     state: randomBytes(8).toString('hex'),
   }).toString();
   const jar = new CookieJar();
-  const stopAt = (url: string) => url.startsWith(DESK.redirectUri);
+  const stopAt = (url: string) => url.startsWith(redirectUri);
   const login = await browse(jar, authorize.href, { stopAt });
   const landing = await submitFudiLogin(jar, login, amara.nic, amara.password, stopAt);
   const code = landing.stoppedAt ? new URL(landing.stoppedAt).searchParams.get('code') : null;
   if (!code) throw new Error(`no authorization code (landed on ${landing.url}, HTTP ${landing.status})`);
+  const secret = t.secret('fudi.client.passport-app');
   const response = await fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`passport-app:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
       code,
-      redirect_uri: DESK.redirectUri,
-      client_id: DESK.clientId,
+      redirect_uri: redirectUri,
       code_verifier: verifier,
     }),
   });
@@ -258,28 +268,12 @@ async function registryStatus(consumerId: string): Promise<{ status: number; cod
 }
 
 describe('the OE answers only access tokens a registered consumer obtained with client credentials', () => {
-  let desk: { accessToken: string; idToken: string };
+  /** What the passport app holds after a citizen signed in to it. */
+  let signedIn: { accessToken: string; idToken: string };
   let unregisteredToken: string;
 
   beforeAll(async () => {
-    await addFudiClient(t, [
-      '--id',
-      DESK.clientId,
-      '--public',
-      '--redirect-uri',
-      DESK.redirectUri,
-      '--resource',
-      'urn:ndx:api',
-    ]);
-    // The desk app is a registered consumer, so only the kind of its tokens can be why they are refused.
-    await registerConsumer(t, {
-      consumerId: DESK.clientId,
-      displayName: 'DIE officer desk',
-      member: 'die',
-      purposes: ['passport-application'],
-    });
-    desk = await signInAtDesk();
-
+    signedIn = await signInToPassportApp();
     const secret = await addFudiClient(t, ['--id', UNREGISTERED, '--resource', 'urn:ndx:api']);
     unregisteredToken = await ndxApiToken(t, UNREGISTERED, secret!);
   }, 120_000);
@@ -294,29 +288,34 @@ describe('the OE answers only access tokens a registered consumer obtained with 
     }
   });
 
-  it('refuses a citizen’s own access token for the NDX API, from a client the PDP registers: 403 NOT_A_CLIENT_TOKEN', async () => {
-    const token = desk.accessToken;
+  it('refuses the access token of a citizen signed in to the passport app (a registered consumer): 403 NOT_A_CLIENT_TOKEN', async () => {
+    const token = signedIn.accessToken;
     expect(decodeProtectedHeader(token).typ).toBe('at+jwt');
     expect(decodeJwt(token)).toMatchObject({
       iss: t.url('identity-provider'),
       aud: 'urn:ndx:api',
-      client_id: DESK.clientId,
+      client_id: 'passport-app',
       sub: amara.nic,
     });
-    expect(await registryStatus(DESK.clientId)).toEqual({ status: 200, code: undefined });
+    // The same client's own token is answered (the first test): only the kind of token differs.
+    expect(await registryStatus('passport-app')).toEqual({ status: 200, code: undefined });
 
-    const answer = await call('OE', token);
+    const answer = await call('OE', token, PURPOSE);
     expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'NOT_A_CLIENT_TOKEN' });
-    expect(answer.message).toMatch(/issued for a signed-in user \(through client officer-desk\)/);
+    expect(answer.message).toMatch(/issued for a signed-in user \(through client passport-app\)/);
     expect(answer.message).not.toContain(amara.nic);
     expect(Object.keys(answer.body)).toEqual(['errors']);
   });
 
   it('refuses the ID token FUDI issued at that sign-in: 401 UNAUTHENTICATED, the wrong token type', async () => {
-    const { typ } = decodeProtectedHeader(desk.idToken);
+    const { typ } = decodeProtectedHeader(signedIn.idToken);
     expect(typ).not.toBe('at+jwt');
-    expect(decodeJwt(desk.idToken)).toMatchObject({ iss: t.url('identity-provider'), sub: amara.nic });
-    const answer = await call('OE', desk.idToken);
+    expect(decodeJwt(signedIn.idToken)).toMatchObject({
+      iss: t.url('identity-provider'),
+      aud: 'passport-app',
+      sub: amara.nic,
+    });
+    const answer = await call('OE', signedIn.idToken, PURPOSE);
     expectRefused('OE', answer, /^invalid token: wrong token type \(typ .+, expected "at\+jwt"\)$/);
   });
 
@@ -327,7 +326,7 @@ describe('the OE answers only access tokens a registered consumer obtained with 
       sub: UNREGISTERED,
     });
     expect(await registryStatus(UNREGISTERED)).toEqual({ status: 404, code: 'UNKNOWN_CONSUMER' });
-    const answer = await call('OE', unregisteredToken);
+    const answer = await call('OE', unregisteredToken, PURPOSE);
     expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'UNKNOWN_CONSUMER' });
     expect(answer.message).toBe(`client ${UNREGISTERED} is not a registered NDX consumer`);
     // NDX's own clients are no consumers either, and FUDI does not even issue them NDX API tokens.
