@@ -183,6 +183,8 @@ describe('nobody is looked up without signing in', () => {
   it('an anonymous browser is sent to the sign-in page, which offers FUDI sign-in and no NIC field', async () => {
     const { context, page } = await newPage();
     try {
+      // With an anonymous session (as anyone who opened the start page has), then an application's page.
+      await page.goto(`${appUrl}/`);
       await page.goto(`${appUrl}/applications/00000000-0000-4000-8000-000000000000`);
       await page.getByRole('button', { name: 'Sign in with FUDI' }).waitFor();
       expect(new URL(page.url()).pathname).toBe('/sign-in');

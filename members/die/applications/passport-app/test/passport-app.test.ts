@@ -403,17 +403,20 @@ describe('who may process which application', () => {
     expect(submitted.status).toBe(303);
   });
 
-  it('the start page lists an applicant’s own applications and the ones an officer started', async () => {
+  it('the start page lists the applications about an applicant, and those an officer started', async () => {
     const desk = await signedIn(officer);
-    const officers = await startApplication(desk, '852321234V');
+    const bwalyas = await startApplication(desk, '852321234V');
+    const forAmaraByOfficer = await startApplication(desk, amara.nic);
     const amaras = await signedIn(amara);
     const hers = await startApplication(amaras, amara.nic);
     const deskPage = (await desk.get('/')).text;
-    expect(deskPage).toContain(`/applications/${officers}`);
+    expect(deskPage).toContain(`/applications/${bwalyas}`);
+    expect(deskPage).toContain(`/applications/${forAmaraByOfficer}`);
     expect(deskPage).not.toContain(`/applications/${hers}`);
     const herPage = (await amaras.get('/')).text;
     expect(herPage).toContain(`/applications/${hers}`);
-    expect(herPage).not.toContain(`/applications/${officers}`);
+    expect(herPage).toContain(`/applications/${forAmaraByOfficer}`);
+    expect(herPage).not.toContain(`/applications/${bwalyas}`);
     expect(herPage).toContain(`value="${amara.nic}"`);
   });
 });
