@@ -134,7 +134,7 @@ function expectAuditMatchesAnswer(record: AuditRecord, answer: Answer): void {
 }
 
 /** A second OE, in-process, on the stack's FUDI, PDP, CE and audit log, with DRP behind a fault proxy. */
-async function startOeWithFaultyDrp(): Promise<string> {
+async function startOeWithFaultyDrp(overrides: Record<string, string> = {}): Promise<string> {
   const env: Record<string, string | undefined> = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -149,6 +149,7 @@ async function startOeWithFaultyDrp(): Promise<string> {
     OE_CLIENT_SECRET: t.secret('fudi.client.orchestration-engine'),
     RGD_CLIENT_SECRET: t.secret('rgd.client.ndx'),
     DRP_ADAPTER_API_KEY: t.secret('drp.adapter-api-key'),
+    ...overrides,
   };
   const app = await buildApp(readConfig(env), testLogger('orchestration-engine'), env);
   cleanups.push(() => app.close());
@@ -248,6 +249,26 @@ describe('the audit reference is NDX’s own', () => {
       const answer = await passportQuery(daliso.nic, headers);
       expect((await recordOf(daliso.nic, answer.reference)).callerTraceparent).toBeNull();
     }
+  });
+});
+
+describe('the audit reference of a refused query', () => {
+  it('a query the CE could not gate (503 CONSENT_UNAVAILABLE) is audited, and its answer carries the record’s reference', async () => {
+    const deadCe = await startFaultProvider({ upstream: t.url('consent-engine') });
+    cleanups.push(() => deadCe.stop());
+    await deadCe.down();
+    const oeUrl = await startOeWithFaultyDrp({ CONSENT_ENGINE_URL: deadCe.url });
+    const refused = await passportQuery(daliso.nic, {}, oeUrl);
+    expect(refused.status).toBe(503);
+    expect(refused.errors).toEqual([
+      {
+        message: expect.any(String),
+        extensions: { code: 'CONSENT_UNAVAILABLE', auditReference: refused.reference },
+      },
+    ]);
+    const record = await recordOf(daliso.nic, refused.reference);
+    expect(record.outcome).toBe('ERROR');
+    expect(record.fieldsReleased).toEqual([]);
   });
 });
 

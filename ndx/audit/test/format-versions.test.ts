@@ -260,12 +260,25 @@ describe('a format 2 record as the writer takes it', () => {
       toAuditContent(
         passportRecord(BWALYA, {
           fieldsReleased: [consentReleased('c-x')],
-          consentId: 'c-x',
+          consentId: null,
           consentRequested: 'c-x',
         }),
         now,
       ),
-    ).toThrow(/asked for/);
+    ).toThrow(/a consent request that was only asked for cannot have allowed a released field/);
+  });
+
+  it('refuses a consentId that is the consent request asked for', () => {
+    expect(() =>
+      toAuditContent(
+        passportRecord(BWALYA, {
+          fieldsReleased: [{ providerKey: 'DRP', schemaId: 'drp-v1', field: 'person.address' }],
+          consentId: 'c-y',
+          consentRequested: 'c-y',
+        }),
+        now,
+      ),
+    ).toThrow(/not the request asked for/);
   });
 
   it('refuses a consentId that allowed none of the released fields', () => {

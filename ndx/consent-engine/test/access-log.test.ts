@@ -272,6 +272,8 @@ describe('what allowed each shared field, and who asked', () => {
     partial: randomUUID(),
     nothingShared: randomUUID(),
     oldFormat: randomUUID(),
+    oldFormatGrantedLater: randomUUID(),
+    oldFormatGranted: randomUUID(),
     otherApplicant: randomUUID(),
   };
 
@@ -330,6 +332,31 @@ describe('what allowed each shared field, and who asked', () => {
         outcome: 'PARTIAL',
       }),
     );
+    // As format 1 named a request the citizen approved only after the access (here: her consent, given
+    // an hour after this access): it allowed nothing at the time.
+    const read = await call(`${h.url}/v1/consents/${consentId}`, { token: await h.oeToken() });
+    const given = Date.parse(read.body.grantedAt as string);
+    expect(given).toBeGreaterThan(0);
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.oldFormatGrantedLater,
+        occurredAt: new Date(given - 3_600_000),
+        fieldsReleased: [rgdName],
+        consentId,
+        outcome: 'PARTIAL',
+      }),
+    );
+    // As format 1 named the consent an access ran under, given before it: shown.
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.oldFormatGranted,
+        occurredAt: new Date(given + 1_000),
+        fieldsReleased: [rgdName],
+        fieldsWithheld: [],
+        consentId,
+        outcome: 'SUCCESS',
+      }),
+    );
     await writer.append(
       passportAccess(amara.nic, {
         reference: refs.otherApplicant,
@@ -373,12 +400,15 @@ describe('what allowed each shared field, and who asked', () => {
     const list = page.text.split('<li class="card access">').slice(1);
     expect(list.map((card) => referencesOn(card)[0])).toEqual([
       refs.otherApplicant,
+      refs.oldFormatGranted,
+      refs.oldFormatGrantedLater,
       refs.oldFormat,
       refs.nothingShared,
       refs.partial,
     ]);
-    const [otherApplicant, oldFormat, nothingShared, partial] = list as [string, string, string, string];
-    return { otherApplicant, oldFormat, nothingShared, partial };
+    const [otherApplicant, oldFormatGranted, oldFormatGrantedLater, oldFormat, nothingShared, partial] =
+      list as [string, string, string, string, string, string];
+    return { otherApplicant, oldFormatGranted, oldFormatGrantedLater, oldFormat, nothingShared, partial };
   }
 
   it('names, for a partial release, the consent that allowed each shared field and the rules for the rest, and says the rest was asked for', async () => {
@@ -401,6 +431,14 @@ describe('what allowed each shared field, and who asked', () => {
     expect(oldFormat).toContain('<dt>Shared</dt>');
     expect(oldFormat).not.toContain('Allowed by');
     expect(oldFormat).not.toContain('consent you gave');
+  });
+
+  it('shows the consent a format 1 record names only when it had been given by the time of the access', async () => {
+    const { oldFormatGrantedLater, oldFormatGranted } = await cards();
+    expect(oldFormatGrantedLater).toContain('<dt>Shared</dt>');
+    expect(oldFormatGrantedLater).not.toContain('Allowed by');
+    expect(oldFormatGrantedLater).not.toContain('consent you gave');
+    expect(oldFormatGranted).toMatch(/<li>The consent you gave on [^<]*UTC: Name at birth<\/li>/);
   });
 
   it('says whether the applicant (her), another applicant or an officer asked, as the app reported it', async () => {

@@ -276,17 +276,13 @@ describe('the merger reports what the answer holds for each released field', () 
     expect(delivery.delivered.has(make)).toBe(true);
   });
 
-  it('reports every field of a failed provider, and of a list the provider erred on, as failed with its reason', () => {
+  it('reports every field of a failed provider, inside a list too, as failed with its reason', () => {
     const p = plan(QUERY);
     const delivery = newLeafDelivery();
     mergeResults(p, {
       outcomes: {
         drp: { ok: false, code: 'PROVIDER_UNAVAILABLE', message: 'drp is down' },
-        dmt: {
-          ok: true,
-          data: { personInfo: null },
-          errors: [{ message: 'registry offline', path: ['personInfo'] }],
-        },
+        dmt: { ok: false, code: 'PROVIDER_ERROR', message: 'dmt answered 500' },
       },
       delivery,
     });
@@ -301,18 +297,51 @@ describe('the merger reports what the answer holds for each released field', () 
     expect(delivery.delivered.size).toBe(0);
   });
 
-  it('reports a withheld field neither delivered nor failed', () => {
+  it('reports every field of a list the provider reported an error on as PROVIDER_ERROR', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    mergeResults(p, {
+      outcomes: {
+        drp: { ok: true, data: { personInfo: { fullName: 'Amara Perera', permanentAddress: 'x' } } },
+        dmt: {
+          ok: true,
+          data: { personInfo: null },
+          errors: [{ message: 'registry offline', path: ['personInfo'] }],
+        },
+      },
+      delivery,
+    });
+    expect(delivery.failed).toEqual(
+      new Map([
+        [leafId(p, 'vehiclesByOwner.registrationNumber'), 'PROVIDER_ERROR'],
+        [leafId(p, 'vehiclesByOwner.make'), 'PROVIDER_ERROR'],
+      ]),
+    );
+    expect([...delivery.delivered].sort()).toEqual(
+      [leafId(p, 'person.fullName'), leafId(p, 'person.permanentAddress')].sort(),
+    );
+  });
+
+  it('reports a withheld field neither delivered nor failed, also inside a list whose provider failed', () => {
     const p = plan(QUERY);
     const delivery = newLeafDelivery();
     mergeResults(p, {
       outcomes: {
         drp: { ok: false, code: 'PROVIDER_ERROR', message: 'drp answered 500' },
-        dmt: { ok: true, data: { personInfo: [] } },
+        dmt: { ok: false, code: 'PROVIDER_UNAVAILABLE', message: 'dmt is down' },
       },
-      withheld: withholdBy({ 'person.fullName': { code: 'FORBIDDEN', message: 'not permitted' } }),
+      withheld: withholdBy({
+        'person.fullName': { code: 'FORBIDDEN', message: 'not permitted' },
+        'vehiclesByOwner.make': { code: 'CONSENT_REQUIRED', message: 'consent required' },
+      }),
       delivery,
     });
-    expect(delivery.failed).toEqual(new Map([[leafId(p, 'person.permanentAddress'), 'PROVIDER_ERROR']]));
+    expect(delivery.failed).toEqual(
+      new Map([
+        [leafId(p, 'person.permanentAddress'), 'PROVIDER_ERROR'],
+        [leafId(p, 'vehiclesByOwner.registrationNumber'), 'PROVIDER_UNAVAILABLE'],
+      ]),
+    );
     expect(delivery.delivered.size).toBe(0);
   });
 });
