@@ -274,7 +274,13 @@ async function expectGatedPerCitizen(answer: Answer, aliases: AliasExpectation[]
     expect(record.outcome).toBe(
       released.size === requested.size ? 'SUCCESS' : released.size ? 'PARTIAL' : 'CONSENT_REQUIRED',
     );
-    expect(record.consentId).toBe(consentOfCitizen.get(nic) ?? approved[nic]);
+    // The consent that allowed what was released (per field and as consentId); the request opened for
+    // the rest only as asked for.
+    expect(record.fieldsReleased.map((f) => f.allowedBy)).toEqual(
+      record.fieldsReleased.map(() => ({ basis: 'consent', consentId: approved[nic] })),
+    );
+    expect(record.consentId).toBe(released.size ? approved[nic] : null);
+    expect(record.consentRequested).toBe(consentOfCitizen.get(nic) ?? null);
   }
 }
 

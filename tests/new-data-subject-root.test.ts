@@ -244,7 +244,8 @@ describe('a new root field about a person, added by configuration alone', () => 
     expect(refusedRecord).toMatchObject({
       citizenId: amara.nic,
       outcome: 'CONSENT_REQUIRED',
-      consentId: pending.consentId,
+      consentId: null,
+      consentRequested: pending.consentId,
       fieldsReleased: [],
     });
     expect(refusedRecord.fieldsWithheld).toEqual(rgdFieldsWith('CONSENT_REQUIRED'));
@@ -263,8 +264,11 @@ describe('a new root field about a person, added by configuration alone', () => 
       citizenId: amara.nic,
       outcome: 'SUCCESS',
       consentId: pending.consentId,
+      consentRequested: null,
     });
-    expect(releasedRecord.fieldsReleased).toEqual(rgdFieldsWith());
+    expect(releasedRecord.fieldsReleased).toEqual(
+      rgdFieldsWith().map((f) => ({ ...f, allowedBy: { basis: 'consent', consentId: pending.consentId } })),
+    );
   });
 
   it('two citizens under aliases are each gated by their own consent', async () => {
@@ -299,7 +303,8 @@ describe('a new root field about a person, added by configuration alone', () => 
     });
     expect(await auditRecordOf(bwalya.nic, one.traceId)).toMatchObject({
       outcome: 'CONSENT_REQUIRED',
-      consentId: forBwalya.consentId,
+      consentId: null,
+      consentRequested: forBwalya.consentId,
       fieldsReleased: [],
       fieldsWithheld: rgdFieldsWith('CONSENT_REQUIRED'),
     });

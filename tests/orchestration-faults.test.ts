@@ -526,7 +526,10 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
   }
 
   it('PDP unreachable: 503 POLICY_UNAVAILABLE and no data', async () => {
-    const oe = await startOe({ PDP_URL: `http://127.0.0.1:${await freePort()}`, PROVIDER_URL_RGD: rgd.url });
+    // The decision call finds no PDP; the consumer registry, asked at authentication, still answers (a PDP
+    // that is down altogether is refused at authentication: tests/consumer-registry.test.ts).
+    const oe = await startOe({ PDP_URL: pdp.url, PROVIDER_URL_RGD: rgd.url });
+    pdp.setMode('reset', { path: '/v1/decisions' });
     const answer = await passportQuery(oe.url);
     await expectFailedClosed(oe.url, answer, 'POLICY_UNAVAILABLE');
   });
@@ -562,7 +565,8 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
         PROVIDER_URL_RGD: rgd.url,
         GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
       });
-      pdp.setMode(mode, options);
+      // Only the decision call misbehaves: the consumer registry, asked at authentication, answers.
+      pdp.setMode(mode, { ...options, path: '/v1/decisions' });
       const answer = await passportQuery(oe.url);
       await expectFailedClosed(oe.url, answer, 'POLICY_UNAVAILABLE');
       expect(answer.elapsedMs).toBeLessThan(HANG_MS);

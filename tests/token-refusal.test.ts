@@ -1,11 +1,18 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browse, CookieJar, submitFudiLogin } from '@ndx/identity-provider/testing-browser';
+import { demoCitizens } from '@ndx/synthetic-data';
+import { addFudiClient, ndxApiToken } from './support/consumer-onboarding.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
 /**
  * Every token check at the three services that verify FUDI tokens themselves: the OE (`POST /graphql`),
  * the PDP (`POST /v1/decisions`) and the CE (`POST /v1/consents/check`). Each refusal is a 401 with the
  * code UNAUTHENTICATED and the reason in the message, at all three.
+ *
+ * Then what only the OE checks: that the token is an access token (not an ID token), issued to a consumer
+ * app by client credentials (not for a signed-in user), of a client the PDP registers as a consumer.
  */
 
 /** FUDI's shortest access-token lifetime: this stack's tokens expire while the test waits. */
@@ -75,13 +82,18 @@ const request: Record<Service, () => { url: string; body: unknown }> = {
 };
 
 /** Calls the service with the given bearer token (none when null); the OE's GraphQL error is unwrapped. */
-async function call(service: Service, token: string | null): Promise<Answer> {
+async function call(
+  service: Service,
+  token: string | null,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const { url, body } = request[service]();
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
     },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(20_000),
@@ -193,4 +205,134 @@ describe('tokens the OE, PDP and CE refuse (401 UNAUTHENTICATED)', () => {
     },
     (TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000 + 60_000,
   );
+});
+
+const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
+/** A client-credentials client of the NDX API that FUDI knows but the PDP does not register. */
+const UNREGISTERED = 'tax-app';
+/** A purpose the clients below name, so that nothing but the token check stands between them and an answer. */
+const PURPOSE = { 'ndx-purpose': 'passport-application' };
+
+/**
+ * A citizen signs in to the passport app on FUDI's real login page (authorization code + PKCE; the app is a
+ * confidential client), and the app redeems the code: the access token (for the NDX API, the client's one
+ * resource) and the ID token FUDI returns.
+ */
+async function signInToPassportApp(): Promise<{ accessToken: string; idToken: string }> {
+  const issuer = t.url('identity-provider');
+  const redirectUri = `${t.url('passport-app')}/auth/callback`;
+  const verifier = randomBytes(32).toString('base64url');
+  const authorize = new URL(`${issuer}/auth`);
+  authorize.search = new URLSearchParams({
+    client_id: 'passport-app',
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    state: randomBytes(8).toString('hex'),
+  }).toString();
+  const jar = new CookieJar();
+  const stopAt = (url: string) => url.startsWith(redirectUri);
+  const login = await browse(jar, authorize.href, { stopAt });
+  const landing = await submitFudiLogin(jar, login, amara.nic, amara.password, stopAt);
+  const code = landing.stoppedAt ? new URL(landing.stoppedAt).searchParams.get('code') : null;
+  if (!code) throw new Error(`no authorization code (landed on ${landing.url}, HTTP ${landing.status})`);
+  const secret = t.secret('fudi.client.passport-app');
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`passport-app:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }),
+  });
+  const body = (await response.json()) as { access_token?: string; id_token?: string; error?: string };
+  if (!body.access_token || !body.id_token)
+    throw new Error(`token exchange failed: ${response.status} ${body.error}`);
+  return { accessToken: body.access_token, idToken: body.id_token };
+}
+
+/** The PDP's consumer registry, read as the OE reads it. */
+async function registryStatus(consumerId: string): Promise<{ status: number; code: string | undefined }> {
+  const response = await fetch(`${t.url('policy-decision-point')}/v1/consumers/${consumerId}`, {
+    headers: { authorization: `Bearer ${await t.clientToken('orchestration-engine', 'urn:ndx:pdp')}` },
+  });
+  const body = (await response.json()) as { error?: { code: string } };
+  return { status: response.status, code: body.error?.code };
+}
+
+describe('the OE answers only access tokens a registered consumer obtained with client credentials', () => {
+  /** What the passport app holds after a citizen signed in to it. */
+  let signedIn: { accessToken: string; idToken: string };
+  let unregisteredToken: string;
+
+  beforeAll(async () => {
+    signedIn = await signInToPassportApp();
+    const secret = await addFudiClient(t, ['--id', UNREGISTERED, '--resource', 'urn:ndx:api']);
+    unregisteredToken = await ndxApiToken(t, UNREGISTERED, secret!);
+  }, 120_000);
+
+  it('accepts the passport app’s and the traffic police app’s client tokens (sub = client_id, registered)', async () => {
+    for (const clientId of ['passport-app', 'traffic-police-app']) {
+      const token = await t.clientToken(clientId, 'urn:ndx:api');
+      expect(decodeProtectedHeader(token).typ).toBe('at+jwt');
+      expect(decodeJwt(token)).toMatchObject({ client_id: clientId, sub: clientId });
+      expect(await registryStatus(clientId)).toEqual({ status: 200, code: undefined });
+      expectAccepted('OE', await call('OE', token));
+    }
+  });
+
+  it('refuses the access token of a citizen signed in to the passport app (a registered consumer): 403 NOT_A_CLIENT_TOKEN', async () => {
+    const token = signedIn.accessToken;
+    expect(decodeProtectedHeader(token).typ).toBe('at+jwt');
+    expect(decodeJwt(token)).toMatchObject({
+      iss: t.url('identity-provider'),
+      aud: 'urn:ndx:api',
+      client_id: 'passport-app',
+      sub: amara.nic,
+    });
+    // The same client's own token is answered (the first test): only the kind of token differs.
+    expect(await registryStatus('passport-app')).toEqual({ status: 200, code: undefined });
+
+    const answer = await call('OE', token, PURPOSE);
+    expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'NOT_A_CLIENT_TOKEN' });
+    expect(answer.message).toMatch(/issued for a signed-in user \(through client passport-app\)/);
+    expect(answer.message).not.toContain(amara.nic);
+    expect(Object.keys(answer.body)).toEqual(['errors']);
+  });
+
+  it('refuses the ID token FUDI issued at that sign-in: 401 UNAUTHENTICATED, the wrong token type', async () => {
+    const { typ } = decodeProtectedHeader(signedIn.idToken);
+    expect(typ).not.toBe('at+jwt');
+    expect(decodeJwt(signedIn.idToken)).toMatchObject({
+      iss: t.url('identity-provider'),
+      aud: 'passport-app',
+      sub: amara.nic,
+    });
+    const answer = await call('OE', signedIn.idToken, PURPOSE);
+    expectRefused('OE', answer, /^invalid token: wrong token type \(typ .+, expected "at\+jwt"\)$/);
+  });
+
+  it('refuses the client token of a FUDI client of the NDX API that the PDP does not register: 403 UNKNOWN_CONSUMER', async () => {
+    expect(decodeJwt(unregisteredToken)).toMatchObject({
+      aud: 'urn:ndx:api',
+      client_id: UNREGISTERED,
+      sub: UNREGISTERED,
+    });
+    expect(await registryStatus(UNREGISTERED)).toEqual({ status: 404, code: 'UNKNOWN_CONSUMER' });
+    const answer = await call('OE', unregisteredToken, PURPOSE);
+    expect({ status: answer.status, code: answer.code }).toEqual({ status: 403, code: 'UNKNOWN_CONSUMER' });
+    expect(answer.message).toBe(`client ${UNREGISTERED} is not a registered NDX consumer`);
+    // NDX's own clients are no consumers either, and FUDI does not even issue them NDX API tokens.
+    for (const clientId of ['orchestration-engine', 'ndx-operator']) {
+      await expect(t.clientToken(clientId, 'urn:ndx:api')).rejects.toThrow(/400 invalid_target/);
+      expect(await registryStatus(clientId)).toEqual({ status: 404, code: 'UNKNOWN_CONSUMER' });
+    }
+  });
 });

@@ -6,12 +6,15 @@ export function stackClients(ctx: StackContext): ClientSpecInput[] {
   const secret = (clientId: string) => ctx.secret(`fudi.client.${clientId}`);
   return [
     {
+      // One confidential client: its own NDX token (client credentials) and its users' sign-in
+      // (authorization code + PKCE; applicants and officers, who get the roles claim).
       clientId: 'passport-app',
       name: 'DIE passport application',
       clientSecret: secret('passport-app'),
-      grantTypes: ['client_credentials'],
+      grantTypes: ['client_credentials', 'authorization_code'],
       resources: ['urn:ndx:api'],
-      redirectUris: [`${ctx.url('passport-app')}/consent/return`],
+      redirectUris: [`${ctx.url('passport-app')}/auth/callback`],
+      postLogoutRedirectUris: [`${ctx.url('passport-app')}/`],
     },
     {
       clientId: 'traffic-police-app',

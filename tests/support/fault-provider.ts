@@ -12,7 +12,10 @@ import { request } from 'undici';
  * - `http-503`: HTTP 503 with a JSON error body (an overloaded service);
  * - `invalid-json`: HTTP 200, `content-type: application/json`, a body that is not JSON;
  * - `not-graphql`: HTTP 200 with JSON that is not a GraphQL response;
- * - `wrong-shape`: HTTP 200 with the well-formed JSON given as `json` (default `{}`), for answers of the wrong shape.
+ * - `wrong-shape`: HTTP 200 with the well-formed JSON given as `json` (default `{}`), for answers of the wrong shape;
+ * - `graphql-error`: proxies to the real provider, then, in its GraphQL answer, nulls the value at each of
+ *   `errorPaths` (response-key paths in `data`, e.g. `['personInfo', 'profession']`) and adds a GraphQL error on
+ *   that path, HTTP status unchanged (200): one field of an otherwise good answer failed.
  * `down()` stops listening altogether, so connections are refused; `up()` listens again on the same port.
  */
 export type FaultMode =
@@ -24,13 +27,18 @@ export type FaultMode =
   | 'http-503'
   | 'invalid-json'
   | 'not-graphql'
-  | 'wrong-shape';
+  | 'wrong-shape'
+  | 'graphql-error';
 
 export interface FaultProvider {
   /** Base URL, to put in PROVIDER_URL_<KEY> (or PDP_URL, CONSENT_ENGINE_URL). */
   readonly url: string;
   readonly mode: FaultMode;
-  setMode(mode: FaultMode, options?: { slowMs?: number; json?: unknown }): void;
+  /** `path`: only requests whose path starts with it get the fault; the others are proxied (default: all). */
+  setMode(
+    mode: FaultMode,
+    options?: { slowMs?: number; json?: unknown; path?: string; errorPaths?: (string | number)[][] },
+  ): void;
   /** Requests that reached this server (in any mode) whose path starts with `pathPrefix` (default /graphql). */
   requests(pathPrefix?: string): number;
   /** Requests (path prefix as for `requests`) whose caller hung up while `slow` or `held` kept them waiting. */
@@ -64,9 +72,11 @@ const HOP_BY_HOP = new Set([
  */
 export async function startFaultProvider(options: { upstream: string }): Promise<FaultProvider> {
   const upstream = options.upstream.replace(/\/+$/, '');
-  let mode: FaultMode = 'healthy';
+  let currentMode: FaultMode = 'healthy';
   let slowMs = 1_000;
   let wrongShape: unknown = {};
+  let errorPaths: (string | number)[][] = [];
+  let faultPath = '/';
   let held: (() => void)[] = [];
   const counts: string[] = [];
   const abandoned: string[] = [];
@@ -88,7 +98,25 @@ export async function startFaultProvider(options: { upstream: string }): Promise
       });
     });
 
-  const proxy = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  /** The GraphQL answer with an error on each of `errorPaths`, the value there nulled. */
+  const withFieldErrors = (text: Buffer): Buffer => {
+    const answer = JSON.parse(text.toString('utf8')) as { data?: unknown; errors?: unknown[] };
+    const errors = [...(answer.errors ?? [])];
+    for (const path of errorPaths) {
+      let parent = answer.data as Record<string | number, unknown> | null | undefined;
+      for (const key of path.slice(0, -1)) parent = parent?.[key] as typeof parent;
+      if (parent && typeof parent === 'object') parent[path.at(-1)!] = null;
+      errors.push({ message: 'fault provider: this field failed', path, extensions: { code: 'INTERNAL' } });
+    }
+    return Buffer.from(JSON.stringify({ ...answer, errors }));
+  };
+
+  const proxy = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    transform: (text: Buffer) => Buffer = (text) => text,
+  ) => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;
@@ -101,7 +129,7 @@ export async function startFaultProvider(options: { upstream: string }): Promise
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
     });
-    const text = Buffer.from(await answer.body.arrayBuffer());
+    const text = transform(Buffer.from(await answer.body.arrayBuffer()));
     const contentType = answer.headers['content-type'];
     res.writeHead(answer.statusCode, {
       ...(contentType ? { 'content-type': String(contentType) } : {}),
@@ -112,6 +140,7 @@ export async function startFaultProvider(options: { upstream: string }): Promise
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     counts.push(req.url ?? '/');
+    const mode = (req.url ?? '/').startsWith(faultPath) ? currentMode : 'healthy';
     if (mode === 'reset') {
       req.socket.destroy();
       return;
@@ -153,6 +182,9 @@ export async function startFaultProvider(options: { upstream: string }): Promise
       case 'healthy':
         await proxy(req, res, body);
         return;
+      case 'graphql-error':
+        await proxy(req, res, body, withFieldErrors);
+        return;
     }
   };
 
@@ -184,17 +216,19 @@ export async function startFaultProvider(options: { upstream: string }): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     get mode() {
-      return mode;
+      return currentMode;
     },
     setMode: (next, opts = {}) => {
-      mode = next;
+      currentMode = next;
+      faultPath = opts.path ?? '/';
       if (opts.slowMs !== undefined) slowMs = opts.slowMs;
       if (opts.json !== undefined) wrongShape = opts.json;
+      if (opts.errorPaths !== undefined) errorPaths = opts.errorPaths;
     },
     requests: (pathPrefix = '/graphql') => counts.filter((path) => path.startsWith(pathPrefix)).length,
     abandoned: (pathPrefix = '/graphql') => abandoned.filter((path) => path.startsWith(pathPrefix)).length,
     release: () => {
-      mode = 'healthy';
+      currentMode = 'healthy';
       const waiting = held;
       held = [];
       for (const go of waiting) go();

@@ -1,4 +1,4 @@
-import { createClientAsync, type Client, type IHttpClient } from 'soap';
+import { createClientAsync, WSSecurity, type Client, type IHttpClient } from 'soap';
 import { httpCall, UpstreamUnavailableError } from '@ndx/service-kit';
 import type { z } from 'zod';
 import { ProviderError } from './errors.ts';
@@ -12,6 +12,11 @@ export interface SoapSourceOptions {
   timeoutMs: number;
   /** Sent on every call (e.g. credentials the legacy system expects). */
   headers?: Record<string, string>;
+  /**
+   * Credentials for a WS-Security UsernameToken (OASIS UsernameToken Profile, PasswordDigest) sent
+   * in the SOAP header of every call, with a fresh random wsse:Nonce and wsu:Created each time.
+   */
+  usernameToken?: { username: string; password: string };
 }
 
 export interface SoapSource extends UpstreamSource {
@@ -59,6 +64,16 @@ function kitHttpClient(source: SoapSourceOptions): IHttpClient {
   };
 }
 
+/** The `soap` package's WS-Security header: digest of nonce + Created + password, no wsu:Timestamp. */
+function usernameTokenSecurity(credentials: { username: string; password: string }): WSSecurity {
+  return new WSSecurity(credentials.username, credentials.password, {
+    passwordType: 'PasswordDigest',
+    hasTimeStamp: false,
+    hasTokenCreated: true,
+    mustUnderstand: true,
+  });
+}
+
 /** A legacy SOAP service; the client is built from its WSDL on first use (and rebuilt if that failed). */
 export function soapSource(options: SoapSourceOptions): SoapSource {
   const endpoint = options.url.replace(/\?.*$/, '');
@@ -70,10 +85,16 @@ export function soapSource(options: SoapSourceOptions): SoapSource {
       httpClient: kitHttpClient(options),
       endpoint,
       disableCache: true,
-    }).catch((err: unknown) => {
-      client = undefined;
-      throw err;
-    });
+    }).then(
+      (created) => {
+        if (options.usernameToken) created.setSecurity(usernameTokenSecurity(options.usernameToken));
+        return created;
+      },
+      (err: unknown) => {
+        client = undefined;
+        throw err;
+      },
+    );
     return client;
   };
 

@@ -1,6 +1,6 @@
 import { parseNic, type Nic } from '@ndx/contract';
 import { BadRequestError, type Pool } from '@ndx/service-kit';
-import type { AuditField, AuditOutcome, AuditRecord, WithheldField } from './record.ts';
+import type { AuditEndUser, AuditOutcome, AuditRecord, ReleasedField, WithheldField } from './record.ts';
 import { AUDIT_COLUMNS, rowToRecord, type AuditRow } from './schema.ts';
 
 /** One access to a citizen's data, as the consent portal's access log shows it. */
@@ -14,11 +14,21 @@ export interface CitizenAccess {
   /** Purpose code (e.g. `passport-application`). */
   purpose: string | null;
   outcome: AuditOutcome;
-  fieldsReleased: AuditField[];
+  /** Each with what allowed it (`allowedBy`: a consent or the policy), except in format 1 records. */
+  fieldsReleased: ReleasedField[];
   /** Each with the reason code: FORBIDDEN, CONSENT_REQUIRED, PROVIDER_UNAVAILABLE, PROVIDER_ERROR, INTERNAL_ERROR. */
   fieldsWithheld: WithheldField[];
+  /** Format 2: a consent that allowed released fields. Format 1: the pending request if any, else the covering consent. */
   consentId: string | null;
+  /** The consent request opened for the missing fields (asked for, allowed nothing); format 2 on. */
+  consentRequested: string | null;
+  /** Who the consumer said asked (asserted by the consumer, not verified); format 2 on. */
+  endUser: AuditEndUser | null;
+  /** The reference a citizen quotes: NDX's own (format 2), or the trace id format 1 records used. */
+  reference: string;
+  /** The trace id of the OE's logs (the caller's, when it sent a traceparent): for operators, not a reference. */
   traceId: string;
+  formatVersion: number;
 }
 
 export interface CitizenAccessPage {
@@ -109,6 +119,10 @@ function toAccess(record: AuditRecord): CitizenAccess {
     fieldsReleased: record.fieldsReleased,
     fieldsWithheld: record.fieldsWithheld,
     consentId: record.consentId,
+    consentRequested: record.consentRequested,
+    endUser: record.endUser,
+    reference: record.reference ?? record.traceId,
     traceId: record.traceId,
+    formatVersion: record.formatVersion,
   };
 }

@@ -13,7 +13,7 @@ export function migrateAudit(pool: Pool, logger?: Logger): Promise<MigrationResu
 /** Columns in the order `rowToRecord` reads them. */
 export const AUDIT_COLUMNS = `id::text AS id, format_version, occurred_at, trace_id, consumer_id, purpose, citizen_id,
   operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version, consent_id,
-  providers, timings, outcome, prev_hash, hash`;
+  providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user, consent_requested`;
 
 export interface AuditRow {
   id: string;
@@ -35,16 +35,24 @@ export interface AuditRow {
   outcome: AuditRecord['outcome'];
   prev_hash: string;
   hash: string;
+  /** Format 2 on (migration 1002); null in format 1 rows. */
+  reference: string | null;
+  caller_traceparent: string | null;
+  end_user: AuditRecord['endUser'];
+  consent_requested: string | null;
 }
 
-/** A stored row as a record, with exactly the keys that are hashed (plus hash). */
+/** A stored row as a record: every member (`computeRecordHash` knows which of them a format hashes), plus hash. */
 export function rowToRecord(row: AuditRow): AuditRecord {
   return {
     id: Number(row.id),
     formatVersion: row.format_version,
     occurredAt: row.occurred_at.toISOString(),
+    reference: row.reference,
     traceId: row.trace_id,
+    callerTraceparent: row.caller_traceparent,
     consumerId: row.consumer_id,
+    endUser: row.end_user,
     purpose: row.purpose,
     citizenId: row.citizen_id,
     operationName: row.operation_name,
@@ -54,6 +62,7 @@ export function rowToRecord(row: AuditRow): AuditRecord {
     decisionId: row.decision_id,
     policyVersion: row.policy_version,
     consentId: row.consent_id,
+    consentRequested: row.consent_requested,
     providers: row.providers,
     timings: row.timings,
     outcome: row.outcome,

@@ -62,10 +62,11 @@ interface Entry {
 
 const INSERT_BATCH = `INSERT INTO audit_log (id, format_version, occurred_at, trace_id, consumer_id, purpose,
   citizen_id, operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version,
-  consent_id, providers, timings, outcome, prev_hash, hash)
+  consent_id, providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user, consent_requested)
 SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
   $7::text[], $8::text[], $9::jsonb[], $10::jsonb[], $11::jsonb[], $12::text[], $13::text[], $14::text[],
-  $15::jsonb[], $16::jsonb[], $17::text[], $18::text[], $19::text[])`;
+  $15::jsonb[], $16::jsonb[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::jsonb[],
+  $23::text[])`;
 
 /**
  * A group-commit writer: records appended while a transaction is in flight are written
@@ -285,6 +286,10 @@ function columns(records: AuditRecord[]): unknown[][] {
     records.map((r) => r.outcome),
     records.map((r) => r.prevHash),
     records.map((r) => r.hash),
+    records.map((r) => r.reference),
+    records.map((r) => r.callerTraceparent),
+    records.map((r) => (r.endUser === null ? null : json(r.endUser))),
+    records.map((r) => r.consentRequested),
   ];
 }
 

@@ -54,14 +54,28 @@ describe("a citizen's accesses", () => {
       purpose: 'passport-application',
       outcome: 'PARTIAL',
       fieldsReleased: [
-        { providerKey: 'RGD', schemaId: 'rgd-v1', field: 'person.fullName' },
-        { providerKey: 'DRP', schemaId: 'drp-v1', field: 'person.address' },
+        {
+          providerKey: 'RGD',
+          schemaId: 'rgd-v1',
+          field: 'person.fullName',
+          allowedBy: { basis: 'policy', policyIds: ['grant'] },
+        },
+        {
+          providerKey: 'DRP',
+          schemaId: 'drp-v1',
+          field: 'person.address',
+          allowedBy: { basis: 'consent', consentId: page.items[0]!.consentId },
+        },
       ],
       fieldsWithheld: [
         { providerKey: 'DRP', schemaId: 'drp-v1', field: 'person.profession', reason: 'FORBIDDEN' },
       ],
-      consentId: expect.any(String),
+      consentId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      consentRequested: null,
+      endUser: null,
+      reference: expect.stringMatching(/^[0-9a-f-]{36}$/),
       traceId: 'amara-24',
+      formatVersion: 2,
     });
   });
 

@@ -3,10 +3,17 @@ import { z } from 'zod';
 import { listAccessesForCitizen, type CitizenAccess, type CitizenAccessPage } from '@ndx/audit';
 import { BadRequestError, createPool, NdxError, type Logger, type Pool } from '@ndx/service-kit';
 import type { PurposeInfo } from './config.ts';
-import { fieldKey, type FieldRef } from '@ndx/contract';
+import { fieldKey, parseNic, type FieldRef } from '@ndx/contract';
 import type { ConsentStore } from './consent-store.ts';
 import { readableFieldName } from './portal/field-names.ts';
-import { accessLogPage, outcomeText, withheldReasonText, type AccessView } from './portal/access-log-page.ts';
+import {
+  accessLogPage,
+  outcomeText,
+  withheldReasonText,
+  type AccessView,
+  type AllowedByView,
+} from './portal/access-log-page.ts';
+import { formatDate } from './portal/format.ts';
 import { messagePage } from './portal/pages.ts';
 import type { PortalKit } from './portal/routes.ts';
 
@@ -79,6 +86,50 @@ const accessQuery = z.object({
 });
 
 /**
+ * What allowed the shared fields of one access, one line per consent (or "the rules"), naming the fields.
+ * Nothing when nothing was shared. A format 1 record does not say per field; its consentId named the
+ * request opened for missing fields when there was one, so it is shown only when that consent had been
+ * given by the time of the access (and then it allowed every shared field that needed consent).
+ */
+function allowedByOf(
+  access: CitizenAccess,
+  consentGiven: (consentId: string) => string,
+  grantedAt: ReadonlyMap<string, string | null>,
+  displayName: (f: FieldRef) => string,
+): AllowedByView[] {
+  const released = access.fieldsReleased;
+  if (released.length === 0) return [];
+  if (released.every((f) => f.allowedBy === undefined)) {
+    const given = access.consentId ? grantedAt.get(access.consentId) : null;
+    return given && Date.parse(given) <= Date.parse(access.occurredAt)
+      ? [{ text: consentGiven(access.consentId!), fields: released.map(displayName) }]
+      : [];
+  }
+  const lines = new Map<string, string[]>();
+  for (const f of released) {
+    const text =
+      f.allowedBy === undefined
+        ? 'Not recorded'
+        : f.allowedBy.basis === 'consent'
+          ? consentGiven(f.allowedBy.consentId)
+          : 'The data-sharing rules, without needing your consent';
+    lines.set(text, [...(lines.get(text) ?? []), displayName(f)]);
+  }
+  return [...lines].map(([text, fields]) => ({ text, fields }));
+}
+
+/**
+ * Who at the app asked, as the app asserted it (NDX does not verify it): the citizen themselves as the
+ * applicant, an officer of the app's agency, or someone else applying; null when the app did not say.
+ */
+function askedByOf(access: CitizenAccess, citizenId: string, agency: string): string | null {
+  const user = access.endUser;
+  if (!user) return null;
+  if (user.role === 'officer') return agency ? `An officer of the ${agency}` : 'An officer using the app';
+  return parseNic(user.subject) === citizenId ? 'The applicant (you)' : 'An applicant other than you';
+}
+
+/**
  * GET /consent/mine/access: the signed-in citizen's access log, read from the audit log. The NIC
  * comes from the portal session only; nothing in the URL can name another citizen.
  */
@@ -126,8 +177,13 @@ export function accessLogRoutes(options: AccessLogOptions) {
           agency: options.agencyOf(f.providerKey),
           displayName: displayNames.get(fieldKey(f)) ?? readableFieldName(f.field),
         });
+        const consentGiven = (consentId: string) => {
+          const given = grantedAt.get(consentId);
+          return given ? `The consent you gave on ${formatDate(given)}` : `Your consent ${consentId}`;
+        };
         const toView = (access: CitizenAccess): AccessView => {
           const consumer = store.consumer(access.consumerId);
+          const agency = consumer?.agency ?? '';
           const purpose =
             access.purpose !== null && Object.hasOwn(options.purposes, access.purpose)
               ? options.purposes[access.purpose]!.text
@@ -144,8 +200,13 @@ export function accessLogRoutes(options: AccessLogOptions) {
               ...field(f),
               reason: withheldReasonText[f.reason] ?? f.reason,
             })),
-            consentGrantedAt: (access.consentId && grantedAt.get(access.consentId)) || null,
-            reference: access.traceId,
+            allowedBy: allowedByOf(access, consentGiven, grantedAt, (f) => field(f).displayName),
+            consentRequested:
+              access.consentRequested !== null &&
+              access.fieldsReleased.length > 0 &&
+              access.fieldsWithheld.some((f) => f.reason === 'CONSENT_REQUIRED'),
+            askedBy: askedByOf(access, session.citizenId!, agency),
+            reference: access.reference,
           };
         };
 

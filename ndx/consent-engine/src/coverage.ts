@@ -2,8 +2,9 @@ import { fieldKey, fieldRefOf, type ConsentCheckResponse, type FieldRef } from '
 import type { ConsentRecord } from './consent-lifecycle.ts';
 
 /**
- * Which of the requested fields the citizen's active consents grant. `active` is ordered newest grant
- * first; a field granted by several consents is credited to the newest.
+ * Which of the requested fields the citizen's active consents grant, and which consent grants each
+ * (`coveredBy`). `active` is ordered newest grant first; a field granted by several consents is credited
+ * to the newest.
  */
 export function coverageOf(
   active: readonly ConsentRecord[],
@@ -16,17 +17,21 @@ export function coverageOf(
     }
   }
   const missingFields: FieldRef[] = [];
+  const coveredBy: ConsentCheckResponse['coveredBy'] = [];
   const contributing = new Set<string>();
   for (const f of uniqueFields(requested)) {
     const by = grantedBy.get(fieldKey(f));
-    if (by) contributing.add(by);
-    else missingFields.push(fieldRefOf(f));
+    if (by) {
+      contributing.add(by);
+      coveredBy.push({ ...fieldRefOf(f), consentId: by });
+    } else missingFields.push(fieldRefOf(f));
   }
   const consentIds = active.map((c) => c.id).filter((id) => contributing.has(id));
   return {
     covered: missingFields.length === 0 && requested.length > 0,
     ...(consentIds[0] ? { consentId: consentIds[0] } : {}),
     consentIds,
+    coveredBy,
     missingFields,
   };
 }

@@ -26,7 +26,7 @@ let auditPool: ReturnType<typeof createPool>;
 /** Amara's session (signed in through FUDI while answering her consent request). */
 const amaraJar = new CookieJar();
 let consentId: string;
-/** Trace ids of the records written, oldest first. */
+/** References of the records written, oldest first. */
 const amaraTraces: string[] = [];
 const bwalyaTraces: string[] = [];
 /** The audit id of amara's newest record. */
@@ -34,6 +34,7 @@ let amaraNewestId = 0;
 
 function passportAccess(citizenId: string, overrides: Partial<AuditRecordInput> = {}): AuditRecordInput {
   return {
+    reference: randomUUID(),
     traceId: randomUUID().replaceAll('-', ''),
     consumerId: 'passport-app',
     purpose: 'passport-application',
@@ -47,8 +48,11 @@ function passportAccess(citizenId: string, overrides: Partial<AuditRecordInput> 
   };
 }
 
-/** The "Reference <trace id>" of each access on a page, in page order. */
-const referencesOn = (page: string) => [...page.matchAll(/Reference ([0-9a-f]{32})/g)].map((m) => m[1]!);
+/** The "Reference <audit reference>" of each access on a page, in page order. */
+const referencesOn = (page: string) =>
+  [...page.matchAll(/Reference ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/g)].map(
+    (m) => m[1]!,
+  );
 const olderLinkOf = (page: string) =>
   /href="(\/consent\/mine\/access\?before=\d+)" rel="next"/.exec(page)?.[1];
 
@@ -105,9 +109,20 @@ beforeAll(async () => {
             fieldsWithheld: [{ ...drpAddress, reason: 'CONSENT_REQUIRED' }],
             outcome: 'CONSENT_REQUIRED',
           })
-        : passportAccess(citizenId, forBwalya ? {} : { consentId });
+        : passportAccess(
+            citizenId,
+            forBwalya
+              ? {}
+              : {
+                  consentId,
+                  fieldsReleased: [rgdName, drpAddress].map((f) => ({
+                    ...f,
+                    allowedBy: { basis: 'consent' as const, consentId },
+                  })),
+                },
+          );
     const written = await writer.append({ ...record, occurredAt: new Date(start + i * 3_600_000) });
-    (forBwalya ? bwalyaTraces : amaraTraces).push(record.traceId);
+    (forBwalya ? bwalyaTraces : amaraTraces).push(record.reference!);
     if (!forBwalya) amaraNewestId = written.id;
   }
   await writer.close();
@@ -150,7 +165,9 @@ describe('citizen access log', () => {
     expect(second).toContain('DIE Passport application, Department of Immigration and Emigration');
     expect(second).toContain('To check your identity and civil details for your passport application');
     expect(second).toContain('Some of what was asked for was shared.');
-    expect(second).toContain('Allowed by the consent you gave on');
+    expect(second).toMatch(
+      /<dt>Allowed by<\/dt>\s*<dd>\s*<ul class="allowed-by">\s*<li>The consent you gave on [^<]*: Name at birth, Home address<\/li>\s*<\/ul>/,
+    );
     expect(second).toMatch(
       /<dt>Shared<\/dt>[\s\S]*Registrar General&#39;s Department \(births\)[\s\S]*Name at birth/,
     );
@@ -242,5 +259,197 @@ describe('citizen access log', () => {
       expect(page.status).toBe(503);
       expect(page.text).toContain('Access log unavailable');
     });
+  });
+});
+
+describe('what allowed each shared field, and who asked', () => {
+  let attributionDb: TestDatabase;
+  let attributionPool: ReturnType<typeof createPool>;
+  let ce: FastifyInstance;
+  let ceUrl: string;
+  let requestedId: string;
+  const refs = {
+    partial: randomUUID(),
+    nothingShared: randomUUID(),
+    oldFormat: randomUUID(),
+    oldFormatGrantedLater: randomUUID(),
+    oldFormatGranted: randomUUID(),
+    otherApplicant: randomUUID(),
+  };
+
+  beforeAll(async () => {
+    // A consent request amara has not answered: NDX asked for it, it allowed nothing.
+    const requested = await call(`${h.url}/v1/consents`, {
+      token: await h.oeToken(),
+      body: {
+        citizenId: amara.nic,
+        consumerId: 'passport-app',
+        purpose: 'passport-application',
+        fields: [{ ...drpProfession, displayName: 'Profession' }],
+      },
+    });
+    expect(requested.status).toBe(201);
+    requestedId = requested.body.consentId as string;
+
+    attributionDb = await createTestDatabase('audit_log_attribution');
+    attributionPool = createPool(attributionDb.url, testLogger());
+    await migrateAudit(attributionPool);
+    const writer = createAuditWriter(attributionPool, testLogger());
+    const withheldProfession = [{ ...drpProfession, reason: 'CONSENT_REQUIRED' as const }];
+    // Oldest first: shown newest first.
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.partial,
+        endUser: { subject: amara.nic, role: 'applicant' },
+        fieldsReleased: [
+          { ...rgdName, allowedBy: { basis: 'consent', consentId } },
+          { ...drpAddress, allowedBy: { basis: 'policy', policyIds: ['grant'] } },
+        ],
+        fieldsWithheld: withheldProfession,
+        consentId,
+        consentRequested: requestedId,
+        outcome: 'PARTIAL',
+      }),
+    );
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.nothingShared,
+        endUser: { subject: 'die-officer-17', role: 'officer' },
+        fieldsRequested: [drpProfession],
+        fieldsReleased: [],
+        fieldsWithheld: withheldProfession,
+        consentRequested: requestedId,
+        outcome: 'CONSENT_REQUIRED',
+      }),
+    );
+    // As format 1 recorded a partial release: no attribution per field, consentId naming the request.
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.oldFormat,
+        fieldsReleased: [rgdName],
+        fieldsWithheld: withheldProfession,
+        consentId: requestedId,
+        outcome: 'PARTIAL',
+      }),
+    );
+    // As format 1 named a request the citizen approved only after the access (here: her consent, given
+    // an hour after this access): it allowed nothing at the time.
+    const read = await call(`${h.url}/v1/consents/${consentId}`, { token: await h.oeToken() });
+    const given = Date.parse(read.body.grantedAt as string);
+    expect(given).toBeGreaterThan(0);
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.oldFormatGrantedLater,
+        occurredAt: new Date(given - 3_600_000),
+        fieldsReleased: [rgdName],
+        consentId,
+        outcome: 'PARTIAL',
+      }),
+    );
+    // As format 1 named the consent an access ran under, given before it: shown.
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.oldFormatGranted,
+        occurredAt: new Date(given + 1_000),
+        fieldsReleased: [rgdName],
+        fieldsWithheld: [],
+        consentId,
+        outcome: 'SUCCESS',
+      }),
+    );
+    await writer.append(
+      passportAccess(amara.nic, {
+        reference: refs.otherApplicant,
+        endUser: { subject: bwalya.nic, role: 'applicant' },
+        fieldsReleased: [{ ...rgdName, allowedBy: { basis: 'consent', consentId } }],
+        fieldsWithheld: [],
+        consentId,
+        outcome: 'SUCCESS',
+      }),
+    );
+    await writer.close();
+
+    // A CE on the same consent database (amara's session works there) reading this audit log.
+    const port = await freePort();
+    ce = await buildApp(
+      readConfig({
+        DATABASE_URL: h.databaseUrl,
+        PORT: String(port),
+        FUDI_ISSUER: h.fudi.issuer,
+        CONSENT_PORTAL_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        CONSENT_SWEEP_INTERVAL_SECONDS: '0',
+        AUDIT_DATABASE_URL: attributionDb.url,
+        ACCESS_LOG_PAGE_SIZE: '10',
+      }),
+      testLogger('consent-engine'),
+    );
+    await ce.listen({ port, host: '127.0.0.1' });
+    ceUrl = `http://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    await ce?.close();
+    await attributionPool?.end();
+    await attributionDb?.drop();
+  });
+
+  /** amara's access log, one card per access keyed by its reference. */
+  async function cards(): Promise<Record<keyof typeof refs, string>> {
+    const page = await browse(amaraJar, `${ceUrl}/consent/mine/access`);
+    expect(page.status).toBe(200);
+    const list = page.text.split('<li class="card access">').slice(1);
+    expect(list.map((card) => referencesOn(card)[0])).toEqual([
+      refs.otherApplicant,
+      refs.oldFormatGranted,
+      refs.oldFormatGrantedLater,
+      refs.oldFormat,
+      refs.nothingShared,
+      refs.partial,
+    ]);
+    const [otherApplicant, oldFormatGranted, oldFormatGrantedLater, oldFormat, nothingShared, partial] =
+      list as [string, string, string, string, string, string];
+    return { otherApplicant, oldFormatGranted, oldFormatGrantedLater, oldFormat, nothingShared, partial };
+  }
+
+  it('names, for a partial release, the consent that allowed each shared field and the rules for the rest, and says the rest was asked for', async () => {
+    const { partial } = await cards();
+    expect(partial).toContain('Some of what was asked for was shared.');
+    expect(partial).toContain('You were asked for your consent to the rest.');
+    expect(partial).toMatch(/<li>The consent you gave on [^<]*UTC: Name at birth<\/li>/);
+    expect(partial).toContain('<li>The data-sharing rules, without needing your consent: Home address</li>');
+    expect(partial).toContain('Profession: not shared: your consent was needed and had not been given');
+    expect(partial).not.toContain(requestedId);
+  });
+
+  it('never says a consent allowed an access where nothing was shared, nor names a request that was only asked for', async () => {
+    const { nothingShared, oldFormat } = await cards();
+    expect(nothingShared).toContain('Nothing was shared: you were asked for your consent.');
+    expect(nothingShared).not.toContain('Allowed by');
+    expect(nothingShared).not.toContain('consent you gave');
+    expect(nothingShared).not.toContain('to the rest');
+    // A format 1 record naming the request opened for the missing fields: that request allowed nothing.
+    expect(oldFormat).toContain('<dt>Shared</dt>');
+    expect(oldFormat).not.toContain('Allowed by');
+    expect(oldFormat).not.toContain('consent you gave');
+  });
+
+  it('shows the consent a format 1 record names only when it had been given by the time of the access', async () => {
+    const { oldFormatGrantedLater, oldFormatGranted } = await cards();
+    expect(oldFormatGrantedLater).toContain('<dt>Shared</dt>');
+    expect(oldFormatGrantedLater).not.toContain('Allowed by');
+    expect(oldFormatGrantedLater).not.toContain('consent you gave');
+    expect(oldFormatGranted).toMatch(/<li>The consent you gave on [^<]*UTC: Name at birth<\/li>/);
+  });
+
+  it('says whether the applicant (her), another applicant or an officer asked, as the app reported it', async () => {
+    const { partial, nothingShared, otherApplicant, oldFormat } = await cards();
+    expect(partial).toMatch(
+      /<dt>Asked by<\/dt>\s*<dd>The applicant \(you\) <span class="hint">\(as the app reported it\)/,
+    );
+    expect(nothingShared).toContain('An officer of the Department of Immigration and Emigration');
+    expect(nothingShared).not.toContain('die-officer-17');
+    expect(otherApplicant).toContain('An applicant other than you');
+    expect(otherApplicant).not.toContain('(you)');
+    expect(oldFormat).not.toContain('Asked by');
   });
 });

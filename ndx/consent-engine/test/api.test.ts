@@ -294,6 +294,7 @@ describe('the API answers in the shapes @ndx/contract declares', () => {
     expect(consentCheckResponseSchema.strict().parse(checked.body)).toEqual({
       covered: false,
       consentIds: [],
+      coveredBy: [],
       missingFields: [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.motherName' }],
     });
     const read = await call(`${h.url}/v1/consents/${consentId}`, { token: oe });
@@ -308,6 +309,7 @@ describe('the API answers in the shapes @ndx/contract declares', () => {
       covered: true,
       consentId,
       consentIds: [consentId],
+      coveredBy: [{ providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.motherName', consentId }],
       missingFields: [],
     });
     const mine = await call(`${h.url}/v1/citizens/me/consents`, { token: amaraToken });

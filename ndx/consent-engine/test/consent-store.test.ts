@@ -305,6 +305,24 @@ describe('coverage', () => {
     expect(new Set(both.consentIds)).toEqual(new Set([first.consent.id, second.consent.id]));
   });
 
+  it('names the consent that covers each field, and none for a field no consent grants', async () => {
+    const first = await ask(nameOnly);
+    await store.decide(first.consent.id, citizen, { approve: true });
+    const second = await ask(fields);
+    await store.decide(second.consent.id, citizen, {
+      approve: true,
+      fieldKeys: [fieldKey(fields[1]!)],
+    });
+    const coverage = await check();
+    expect(coverage.covered).toBe(false);
+    const plain = (f: NamedField) => ({ providerKey: f.providerKey, schemaId: f.schemaId, field: f.field });
+    expect(coverage.coveredBy).toEqual([
+      { ...plain(fields[0]!), consentId: first.consent.id },
+      { ...plain(fields[1]!), consentId: second.consent.id },
+    ]);
+    expect(coverage.missingFields).toEqual([plain(fields[2]!)]);
+  });
+
   it('a request that is already covered returns the active consent instead of a new one', async () => {
     const first = await ask();
     await store.decide(first.consent.id, citizen, { approve: true });

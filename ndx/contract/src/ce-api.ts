@@ -61,6 +61,11 @@ export const consentCheckResponseSchema = z.object({
   consentId: z.string().optional(),
   /** Every active consent that contributes to the covered fields. */
   consentIds: z.array(z.string()),
+  /**
+   * Which consent grants each covered field (one entry per requested field some active consent grants; a field
+   * granted by several is credited to the newest grant): what the audit records as having allowed its release.
+   */
+  coveredBy: z.array(fieldRefSchema.extend({ consentId: z.string() })),
   /** The requested fields no active consent grants. */
   missingFields: z.array(fieldRefSchema),
 });

@@ -16,15 +16,31 @@ export const policyApiPaths = {
 export const policyDecisions = ['PERMIT', 'DENY', 'CONSENT_REQUIRED'] as const;
 export type PolicyDecision = (typeof policyDecisions)[number];
 
-/** Why a field got its decision, for logs and audit (the policy ids say which policies). */
-export const policyDecisionReasons = [
-  'PERMITTED',
-  'CONSENT_REQUIRED',
-  'FORBIDDEN',
-  'NOT_GRANTED',
-  'UNKNOWN_FIELD',
+/**
+ * Why a field was denied, machine-readable: the OE passes it to the consumer as `extensions.reason` of the
+ * field's FORBIDDEN error. Ordered from the longest lasting to the shortest: when several apply, the PDP
+ * names the one that lasts longest, so OUTSIDE_TIME_WINDOW means only the window stands in the way.
+ */
+export const policyDenyReasons = [
+  /** The consumer is not known to the PDP. */
   'UNKNOWN_CONSUMER',
+  /** The PDP holds no metadata for the field. */
+  'UNKNOWN_FIELD',
+  /** The consumer has not registered the purpose it asked for. */
+  'PURPOSE_NOT_REGISTERED',
+  /** No grant of this consumer for this purpose names the field (or no permit policy applied). */
+  'NOT_GRANTED',
+  /** The grant that names the field has expired. */
+  'GRANT_EXPIRED',
+  /** A forbid policy denied it (its `policyIds` say which). */
+  'POLICY_FORBIDS',
+  /** The grant's time window (Farajaland time) does not include now. */
+  'OUTSIDE_TIME_WINDOW',
 ] as const;
+export type PolicyDenyReason = (typeof policyDenyReasons)[number];
+
+/** Why a field got its decision: PERMITTED, CONSENT_REQUIRED, or one of the deny reasons. */
+export const policyDecisionReasons = ['PERMITTED', 'CONSENT_REQUIRED', ...policyDenyReasons] as const;
 export type PolicyDecisionReason = (typeof policyDecisionReasons)[number];
 
 /** The body of `POST /v1/decisions`. Field names are not checked: a field the PDP does not know is a DENY. */

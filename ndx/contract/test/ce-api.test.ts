@@ -34,11 +34,29 @@ describe('the Consent Engine API schemas', () => {
     expect(consentRequestSchema.safeParse(body).success).toBe(false);
   });
 
-  it('a check answer always lists the contributing consents and the missing fields', () => {
+  it('a check answer always lists the contributing consents, which consent covers which field, and the missing fields', () => {
+    const covered = { providerKey: 'drp', schemaId: 'drp-v1', field: 'person.address', consentId: 'c-1' };
     expect(
-      consentCheckResponseSchema.parse({ covered: false, consentIds: [], missingFields: [field] }),
-    ).toEqual({ covered: false, consentIds: [], missingFields: [field] });
+      consentCheckResponseSchema.parse({
+        covered: false,
+        consentIds: ['c-1'],
+        coveredBy: [covered],
+        missingFields: [field],
+      }),
+    ).toEqual({ covered: false, consentIds: ['c-1'], coveredBy: [covered], missingFields: [field] });
     expect(consentCheckResponseSchema.safeParse({ covered: true, missingFields: [] }).success).toBe(false);
+    expect(
+      consentCheckResponseSchema.safeParse({ covered: false, consentIds: [], missingFields: [field] })
+        .success,
+    ).toBe(false);
+    expect(
+      consentCheckResponseSchema.safeParse({
+        covered: true,
+        consentIds: ['c-1'],
+        coveredBy: [{ providerKey: 'drp', schemaId: 'drp-v1', field: 'person.address' }],
+        missingFields: [],
+      }).success,
+    ).toBe(false);
   });
 
   it('a served consent has one of the state machine’s statuses', () => {

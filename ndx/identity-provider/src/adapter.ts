@@ -58,8 +58,9 @@ export function createPostgresAdapter(pool: Pool, clients: ClientStore): Adapter
       await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
     }
 
+    /** This model's rows of the grant only: oidc-provider calls it once per token model it revokes. */
     async revokeByGrantId(grantId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
+      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
     }
 
     private async findBy(

@@ -13,8 +13,10 @@ const HELP = `FUDI operator CLI. Needs DATABASE_URL (the ndx_identity database).
         a sign-in (authorization code + PKCE) client; confidential unless --public
   node src/cli.ts reset-client-secret --id ID      prints a new secret ONCE (the old one stops working)
   node src/cli.ts list-clients
-  node src/cli.ts set-citizen --nic NIC --name NAME [--totp-secret BASE32]
-        creates or resets a citizen account; the password is read from FUDI_CITIZEN_PASSWORD
+  node src/cli.ts set-citizen --nic NIC --name NAME [--totp-secret BASE32] [--role ROLE ...] [--clear-roles]
+        creates or resets an account; the password is read from FUDI_CITIZEN_PASSWORD. --role (repeat
+        it) replaces the account's roles, released in the roles claim (e.g. die-officer); --clear-roles
+        removes them; without either they stay as they are
   node src/cli.ts rotate-keys [--publish-seconds N]
         a new signing key, published at once and signing after N seconds (default 900, longer than
         verifiers cache the JWKS); the old key signs until then and stays published 24 h after
@@ -35,6 +37,8 @@ async function main(): Promise<number> {
       public: { type: 'boolean', default: false },
       nic: { type: 'string' },
       'totp-secret': { type: 'string' },
+      role: { type: 'string', multiple: true },
+      'clear-roles': { type: 'boolean', default: false },
       'publish-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -96,13 +100,19 @@ async function main(): Promise<number> {
         if (!password)
           throw new Error('set FUDI_CITIZEN_PASSWORD to the new password (kept out of shell history and ps)');
         const nic = need(values.nic, 'nic');
+        if (values['clear-roles'] && values.role) throw new Error('give --role or --clear-roles, not both');
+        const roles = values['clear-roles'] ? [] : values.role;
         await createCitizenStore(pool).upsert({
           nic,
           name: need(values.name, 'name'),
           password,
           totpSecret: values['totp-secret'],
+          roles,
         });
-        console.log(`citizen ${nic} saved${values['totp-secret'] ? ' (TOTP enabled)' : ''}`);
+        console.log(
+          `citizen ${nic} saved${values['totp-secret'] ? ' (TOTP enabled)' : ''}` +
+            (roles ? `; roles: ${roles.length ? roles.join(', ') : 'none'}` : ''),
+        );
         return 0;
       }
       case 'rotate-keys': {

@@ -3,8 +3,11 @@ import type { ClientMetadata } from 'oidc-provider';
 import { z } from 'zod';
 import { ConflictError, type Pool } from '@ndx/service-kit';
 
-/** OIDC scopes a web client may always ask for; everything else in `scopes` is a resource scope. */
-export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
+/**
+ * OIDC scopes a web client may always ask for; everything else in `scopes` is a resource scope.
+ * `roles` releases the account's `roles` claim (e.g. `["die-officer"]`; `[]` for a citizen).
+ */
+export const OIDC_SCOPES = ['openid', 'profile', 'roles', 'offline_access'] as const;
 
 const grantType = z.enum(['client_credentials', 'authorization_code', 'refresh_token']);
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
+import { ROLE_PATTERN } from './citizens.ts';
 import { clientListSchema } from './clients.ts';
 
 /** An environment variable holding a JSON array, parsed by listSchema. */
@@ -23,6 +24,11 @@ const seedAccountSchema = z.object({
   name: z.string().min(1),
   password: z.string().min(1),
   totpSecret: z.string().min(1).optional(),
+  /** Roles of the account, released in the `roles` claim (e.g. `["die-officer"]` for a DIE officer). */
+  roles: z
+    .array(z.string().regex(ROLE_PATTERN, 'a role is a-z, 0-9 and -, starting with a letter'))
+    .max(16)
+    .optional(),
 });
 
 export const configSchema = z.object({
@@ -38,8 +44,8 @@ export const configSchema = z.object({
   /** JSON array of clients registered (and updated) on start; see docs/identity-provider.md. */
   FUDI_CLIENTS: jsonArray(clientListSchema, 'clients'),
   /**
-   * JSON array of citizen accounts ({nic, name, password, totpSecret?}) created on start when missing;
-   * the local stack passes its demo citizens here (docs/demo-citizens.md).
+   * JSON array of accounts ({nic, name, password, totpSecret?, roles?}) created on start when missing;
+   * the local stack passes its demo citizens and demo officers here (docs/demo-citizens.md).
    */
   FUDI_SEED_ACCOUNTS: jsonArray(z.array(seedAccountSchema), 'accounts'),
   FUDI_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),

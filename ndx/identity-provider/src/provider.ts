@@ -1,4 +1,10 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors,
+  interactionPolicy,
+  type ClientAuthorizationState,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Logger, Pool } from '@ndx/service-kit';
 import { createPostgresAdapter } from './adapter.ts';
@@ -54,6 +60,41 @@ function setPageHeaders(ctx: KoaContextWithOIDC): void {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
 }
 
+/**
+ * oidc-provider's prompts, with one more reason to ask for the password: a FUDI session signs a person
+ * in to the clients they signed in at, never silently to another one. A counter device is shared (a
+ * DIE officer signs in to the passport app, then hands it to the applicant for the consent portal):
+ * single sign-on across clients would sign the applicant in to the portal as the officer. Signing in
+ * there as someone else replaces the session (oidc-provider ends the old one first).
+ */
+function signInPolicy(): interactionPolicy.DefaultPolicy {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check(
+      'client_not_signed_in',
+      'End-User authentication is required for this client',
+      (ctx) => {
+        const { oidc } = ctx;
+        if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        // oidc-provider gives every client a container (and a grant) before it asks the prompts, so the
+        // session keeps its own mark: set here when the person has just signed in for this client.
+        const container = oidc.session.authorizationFor(oidc.client!.clientId) as ClientSignIn;
+        if (oidc.result?.login) {
+          container.signedIn = true;
+          return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        }
+        return container.signedIn === true
+          ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+          : interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+  );
+  return policy;
+}
+
+/** A client's part of a FUDI session, with the mark that the person signed in for that client. */
+type ClientSignIn = ClientAuthorizationState & { signedIn?: boolean };
+
 /** Builds FUDI's oidc-provider instance (not listening; its `callback()` is mounted in Fastify). */
 export function createProvider(options: ProviderOptions): Provider {
   const { lifetimes } = options;
@@ -71,6 +112,7 @@ export function createProvider(options: ProviderOptions): Provider {
       sid: null,
       openid: ['sub'],
       profile: ['name'],
+      roles: ['roles'],
     },
     scopes: [...OIDC_SCOPES],
     conformIdTokenClaims: false,
@@ -85,9 +127,15 @@ export function createProvider(options: ProviderOptions): Provider {
     async findAccount(_ctx, sub) {
       const citizen = await options.citizens.find(sub);
       if (!citizen) return undefined;
-      return { accountId: citizen.nic, claims: () => ({ sub: citizen.nic, name: citizen.name }) };
+      return {
+        accountId: citizen.nic,
+        claims: () => ({ sub: citizen.nic, name: citizen.name, roles: citizen.roles }),
+      };
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: signInPolicy(),
+    },
     pkce: { required: () => true },
     async issueRefreshToken(_ctx, client) {
       return client.grantTypeAllowed('refresh_token');

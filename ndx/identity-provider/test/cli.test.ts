@@ -64,8 +64,29 @@ describe('operator CLI', () => {
       nic: '198012345678',
       name: 'Test Person',
       hasTotp: false,
+      roles: [],
     });
   }, 150_000);
+
+  it('gives an account a role with --role, keeps it on a password reset, and removes it with --clear-roles', async () => {
+    const nic = '198112345678';
+    const { stdout } = await cli(
+      ['set-citizen', '--nic', nic, '--name', 'Officer', '--role', 'die-officer'],
+      {
+        FUDI_CITIZEN_PASSWORD: 'first-password',
+      },
+    );
+    expect(stdout).toContain('roles: die-officer');
+    expect((await fudi.internals.citizens.find(nic))?.roles).toEqual(['die-officer']);
+    await cli(['set-citizen', '--nic', nic, '--name', 'Officer'], {
+      FUDI_CITIZEN_PASSWORD: 'second-password',
+    });
+    expect((await fudi.internals.citizens.find(nic))?.roles).toEqual(['die-officer']);
+    await cli(['set-citizen', '--nic', nic, '--name', 'Officer', '--clear-roles'], {
+      FUDI_CITIZEN_PASSWORD: 'third-password',
+    });
+    expect((await fudi.internals.citizens.find(nic))?.roles).toEqual([]);
+  });
 
   it('a rotated key is published at once but signs only after the publication delay', async () => {
     const app = await fudi.addServiceClient({ clientId: 'prepublish-app', resources: ['urn:ndx:api'] });

@@ -29,8 +29,14 @@ export interface TestIdentityProvider {
   }): Promise<{ clientId: string; clientSecret?: string }>;
   /** A client-credentials access token (JWT, aud = resource) from the real token endpoint. */
   clientCredentialsToken(client: TestClientCredentials, resource: string, scope?: string): Promise<string>;
-  /** Creates (or resets) a citizen account; the NIC is the subject of the citizen's tokens. */
-  addCitizen(citizen: { nic: string; name: string; password: string; totpSecret?: string }): Promise<void>;
+  /** Creates (or resets) an account; the NIC is the subject of its tokens, roles its `roles` claim. */
+  addCitizen(citizen: {
+    nic: string;
+    name: string;
+    password: string;
+    totpSecret?: string;
+    roles?: string[];
+  }): Promise<void>;
   stop(): Promise<void>;
   /** The running FUDI's internals, for FUDI's own tests. */
   internals: IdentityProvider;

@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { auditMigrationsDir, createAuditWriter } from '@ndx/audit';
 import {
   createClientCredentialsSource,
-  createTokenVerifier,
   defineService,
   httpCall,
   withServiceDatabase,
   type Logger,
 } from '@ndx/service-kit';
 import { readConfig, type Config } from './config.ts';
+import { createConsumerTokenVerifier } from './consumer-auth.ts';
+import { createConsumerRegistry } from './consumer-registry.ts';
 import { loadFlConfig, resolveProviderSecrets, type FlConfig, type ProviderConfig } from './fl-config.ts';
 import { assertDataSubjectsMatchSchema } from './data-subjects.ts';
 import { createConsentClient, createPolicyClient } from './gate-clients.ts';
@@ -51,10 +52,17 @@ export async function buildApp(
       resource,
     });
   const gateTimeout = config.GATE_TIMEOUT_MS;
+  const pdpTokens = fudiTokens(config.PDP_AUDIENCE);
   const policy = createPolicyClient({
     baseUrl: flConfig.services.policyDecisionPoint,
-    tokens: fudiTokens(config.PDP_AUDIENCE),
+    tokens: pdpTokens,
     timeoutMs: gateTimeout,
+  });
+  const consumerRegistry = createConsumerRegistry({
+    baseUrl: flConfig.services.policyDecisionPoint,
+    tokens: pdpTokens,
+    timeoutMs: gateTimeout,
+    cacheMs: config.CONSUMER_REGISTRY_CACHE_MS,
   });
   const consent = createConsentClient({
     baseUrl: flConfig.services.consentEngine,
@@ -105,10 +113,10 @@ export async function buildApp(
     await registerGraphQLRoute(app, {
       schema,
       flConfig,
-      verifier: createTokenVerifier({
-        issuer: flConfig.services.fudiIssuer,
-        audience: config.NDX_API_AUDIENCE,
-      }),
+      verifier: createConsumerTokenVerifier(
+        { issuer: flConfig.services.fudiIssuer, audience: config.NDX_API_AUDIENCE },
+        consumerRegistry,
+      ),
       pipeline: {
         planner: createQueryPlanner({ schema, argMappings: flConfig.argMappings }),
         policy,

@@ -22,6 +22,8 @@ export const configSchema = z.object({
   /** Adds a Server-Timing header with per-stage timings (development). */
   SERVER_TIMING: configFields.boolean(false),
   GATE_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+  /** How long the PDP's answer whether a client is a registered consumer is reused (ms; 0: ask every request). */
+  CONSUMER_REGISTRY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
   BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().positive().default(4),
 });

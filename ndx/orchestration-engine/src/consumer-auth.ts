@@ -1,4 +1,13 @@
-import { UnauthenticatedError, BadRequestError, type TokenVerifier } from '@ndx/service-kit';
+import {
+  BadRequestError,
+  createTokenVerifier,
+  NdxError,
+  UnauthenticatedError,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+  type VerifiedToken,
+} from '@ndx/service-kit';
+import type { ConsumerRegistry } from './consumer-registry.ts';
 import { PURPOSE_PATTERN, type FlConfig } from './fl-config.ts';
 
 /** Who is asking, and why. */
@@ -7,8 +16,57 @@ export interface Consumer {
   purpose: string;
 }
 
+/** The JOSE `typ` of an access token (RFC 9068): ID tokens and other JWTs FUDI signs are refused. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+/** A valid access token, but issued for a signed-in user, not to a consumer app by client credentials. */
+export class NotAClientTokenError extends NdxError {
+  constructor(clientId: string) {
+    super(
+      'NOT_A_CLIENT_TOKEN',
+      `this access token was issued for a signed-in user (through client ${clientId}); NDX answers only ` +
+        'tokens a consumer app obtains with its client credentials',
+      403,
+    );
+  }
+}
+
+/** A client token, but of a client the PDP does not register as a consumer. */
+export class UnknownConsumerError extends NdxError {
+  constructor(clientId: string) {
+    super('UNKNOWN_CONSUMER', `client ${clientId} is not a registered NDX consumer`, 403);
+  }
+}
+
 /**
- * Verifies the consumer's FUDI access token (audience: the NDX API) and settles the purpose: the
+ * The verifier of consumers' tokens, in this order: a FUDI access token (`typ: at+jwt`, issuer,
+ * audience, signature, expiry; else 401 UNAUTHENTICATED) that names its client; issued to that client
+ * itself by client credentials, which FUDI marks with `sub` = `client_id` (a user's token carries the
+ * user's subject: 403 NOT_A_CLIENT_TOKEN); of a client the PDP registers as a consumer (else 403
+ * UNKNOWN_CONSUMER; 503 POLICY_UNAVAILABLE when the PDP cannot say).
+ */
+export function createConsumerTokenVerifier(
+  options: Pick<TokenVerifierOptions, 'issuer' | 'audience' | 'jwksUri' | 'keySet'>,
+  registry: ConsumerRegistry,
+): TokenVerifier {
+  const tokens = createTokenVerifier({ ...options, typ: ACCESS_TOKEN_TYPE });
+  const checkConsumer = async (token: VerifiedToken): Promise<VerifiedToken> => {
+    const clientId = token.clientId;
+    if (!clientId)
+      throw new UnauthenticatedError('the token names no client_id: only client tokens may query NDX');
+    if (token.subject !== clientId) throw new NotAClientTokenError(clientId);
+    if ((await registry.lookup(clientId)) === null) throw new UnknownConsumerError(clientId);
+    return token;
+  };
+  return {
+    verify: async (token) => checkConsumer(await tokens.verify(token)),
+    verifyAuthorizationHeader: async (header) =>
+      checkConsumer(await tokens.verifyAuthorizationHeader(header)),
+  };
+}
+
+/**
+ * Verifies the consumer's token with the consumer token verifier and settles the purpose: the
  * `NDX-Purpose` header, or the consumer's default purpose from fl-config. There is no mode without a token.
  */
 export async function authenticateConsumer(

@@ -1,4 +1,4 @@
-import type { WithheldReason } from '@ndx/audit';
+import type { ReleaseBasis, WithheldReason } from '@ndx/audit';
 import { fieldKey, type DataSubjectRule, type FieldRef } from '@ndx/contract';
 import { NdxError } from '@ndx/service-kit';
 import type { Consumer } from './consumer-auth.ts';
@@ -17,6 +17,8 @@ export interface SubjectGate {
   consentId: string | undefined;
   /** A consent request the citizen still has to answer, when one was needed. */
   pendingConsent: { consentId: string; consentPortalUrl: string } | undefined;
+  /** What allowed each released field (by fieldKey): the active consent covering it, or the policy (PERMIT). */
+  allowedBy: Map<string, ReleaseBasis>;
 }
 
 export interface GateResult {
@@ -57,6 +59,7 @@ export function undecidedGate(plan: QueryPlan, dataSubjects: readonly DataSubjec
       policyVersion: null,
       consentId: undefined,
       pendingConsent: undefined,
+      allowedBy: new Map(),
     })),
     timings: { pdpMs: 0, ceMs: 0 },
   };
@@ -112,8 +115,11 @@ async function gateSubject(
     policyVersion: String(decision.policyVersion),
     consentId: undefined,
     pendingConsent: undefined,
+    allowedBy: new Map(),
   };
   const missing = new Set<string>();
+  /** The active consent that covers each field (by fieldKey), as the CE says. */
+  let coveredBy = new Map<string, string>();
   if (needConsent.length > 0 && subjectId !== null) {
     const ceStarted = performance.now();
     try {
@@ -125,6 +131,7 @@ async function gateSubject(
       };
       const coverage = await clients.consent.check(request);
       gate.consentId = coverage.consentId;
+      coveredBy = new Map(coverage.coveredBy.map((c) => [fieldKey(c), c.consentId]));
       if (!coverage.covered) {
         const missingFields = coverage.missingFields.length ? coverage.missingFields : needConsent;
         for (const f of missingFields) missing.add(fieldKey(f));
@@ -148,11 +155,13 @@ async function gateSubject(
     const fieldDecision = decided.get(key)?.decision ?? 'DENY';
     if (fieldDecision === 'PERMIT') {
       result.released.add(leaf.id);
+      gate.allowedBy.set(key, { basis: 'policy', policyIds: decided.get(key)?.policyIds ?? [] });
     } else if (fieldDecision === 'CONSENT_REQUIRED' && subjectId === null) {
       result.withheld.set(leaf.id, {
         reason: 'FORBIDDEN',
         code: 'FORBIDDEN',
         message: 'this field needs a citizen’s consent, and the query names no citizen',
+        extensions: { reason: 'POLICY_FORBIDS' },
       });
     } else if (fieldDecision === 'CONSENT_REQUIRED' && missing.has(key)) {
       result.withheld.set(leaf.id, {
@@ -163,11 +172,15 @@ async function gateSubject(
       });
     } else if (fieldDecision === 'CONSENT_REQUIRED') {
       result.released.add(leaf.id);
+      const consentId = coveredBy.get(key);
+      if (consentId) gate.allowedBy.set(key, { basis: 'consent', consentId });
     } else {
       result.withheld.set(leaf.id, {
         reason: 'FORBIDDEN',
         code: 'FORBIDDEN',
         message: 'policy does not allow this consumer to read this field for this purpose',
+        // Why, as the PDP says (docs/consumer-guide.md lists the reasons); a field it left out was not granted.
+        extensions: { reason: decided.get(key)?.reason ?? 'NOT_GRANTED' },
       });
     }
   }

@@ -9,7 +9,9 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { currentTrace, NdxError, type TokenVerifier } from '@ndx/service-kit';
+import { newAuditReference } from '@ndx/audit';
+import { END_USER_FORMAT, END_USER_HEADER, parseEndUser, type EndUser } from '@ndx/contract';
+import { currentTrace, NdxError, parseTraceparent, type TokenVerifier } from '@ndx/service-kit';
 import { authenticateConsumer, type Consumer } from './consumer-auth.ts';
 import type { FlConfig } from './fl-config.ts';
 import { runQuery, type PipelineDeps } from './query-pipeline.ts';
@@ -17,8 +19,25 @@ import { exceedsTokenLimit } from './token-limit.ts';
 
 export interface OeContext {
   consumer: Consumer;
+  /** The end user the consumer asserts (NDX-End-User), or null. */
+  endUser: EndUser | null;
+  /** NDX's own reference for this request: recorded in its audit records, returned in NDX-Audit-Reference. */
+  reference: string;
+  /** The trace id of the logs (the caller's when it sent a valid traceparent): correlation, never the reference. */
   traceId: string;
+  /** The caller's traceparent, when valid, kept apart for correlation. */
+  callerTraceparent: string | null;
   timings: Record<string, number>;
+}
+
+/** The response header that carries the audit reference of an audited request. */
+export const AUDIT_REFERENCE_HEADER = 'NDX-Audit-Reference';
+
+/** The NDX-End-User header is present but not in its format. */
+export class InvalidEndUserError extends NdxError {
+  constructor() {
+    super('INVALID_END_USER', `the ${END_USER_HEADER} header must be ${END_USER_FORMAT}`, 400);
+  }
 }
 
 export interface GraphQLRouteOptions {
@@ -33,6 +52,7 @@ export interface GraphQLRouteOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     consumer?: Consumer;
+    endUser?: EndUser | null;
   }
 }
 
@@ -74,10 +94,15 @@ export async function registerGraphQLRoute(
   app.addHook('onClose', async () => apollo.stop());
 
   app.decorateRequest('consumer', undefined);
+  app.decorateRequest('endUser', undefined);
   const handler = fastifyApolloHandler(apollo, {
     context: async (request: FastifyRequest) => ({
       consumer: request.consumer as Consumer,
+      endUser: request.endUser ?? null,
+      // Generated here, never read from the request: a consumer cannot choose the reference citizens see.
+      reference: newAuditReference(),
       traceId: currentTrace()?.traceId ?? 'none',
+      callerTraceparent: callerTraceparentOf(request),
       timings: {},
     }),
   });
@@ -99,6 +124,15 @@ export async function registerGraphQLRoute(
         if (error.httpStatus === 401)
           reply.header('www-authenticate', 'Bearer realm="ndx", error="invalid_token"');
         return reply.status(error.httpStatus).send(graphqlErrorBody(error.code, error.message));
+      }
+      const endUserHeader = request.headers[END_USER_HEADER.toLowerCase()];
+      if (endUserHeader !== undefined) {
+        const endUser = parseEndUser(headerValue(endUserHeader));
+        if (endUser === null || Array.isArray(endUserHeader)) {
+          const error = new InvalidEndUserError();
+          return reply.status(error.httpStatus).send(graphqlErrorBody(error.code, error.message));
+        }
+        request.endUser = endUser;
       }
       const query = queryText(request);
       if (query !== undefined && exceedsTokenLimit(query, limits.maxTokens)) {
@@ -155,16 +189,21 @@ function pipelinePlugin(options: GraphQLRouteOptions): ApolloServerPlugin<OeCont
         },
         async responseForOperation(context) {
           if (isIntrospectionOnly(context.operation)) return null;
+          const oe = context.contextValue;
           const result = await runQuery(options.pipeline, {
             document: context.document,
             source: context.source,
             operationName: context.operationName ?? undefined,
             variables: context.request.variables,
-            consumer: context.contextValue.consumer,
-            traceId: context.contextValue.traceId,
-            timings: context.contextValue.timings,
+            consumer: oe.consumer,
+            endUser: oe.endUser,
+            reference: oe.reference,
+            traceId: oe.traceId,
+            callerTraceparent: oe.callerTraceparent,
+            timings: oe.timings,
           });
           const headers = new HeaderMap();
+          if (result.auditReference) headers.set(AUDIT_REFERENCE_HEADER.toLowerCase(), result.auditReference);
           if (options.serverTiming) headers.set('server-timing', serverTiming(context.contextValue.timings));
           return {
             http: { status: result.status, headers },
@@ -214,6 +253,12 @@ function queryText(request: FastifyRequest): string | undefined {
   if (typeof fromBody === 'string') return fromBody;
   const fromUrl = (request.query as { query?: unknown } | undefined)?.query;
   return typeof fromUrl === 'string' ? fromUrl : undefined;
+}
+
+/** The caller's traceparent, when it is a valid W3C one (lower case); null otherwise. */
+function callerTraceparentOf(request: FastifyRequest): string | null {
+  const header = headerValue(request.headers.traceparent);
+  return header !== undefined && parseTraceparent(header) ? header.trim().toLowerCase() : null;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -32,12 +32,31 @@ export interface MergeInput {
   outcomes: Partial<Record<string, ProviderAnswer>>;
   /** The withholding of a leaf that was not fetched (PDP DENY, consent missing). */
   withheld?: (leaf: PlannedLeaf) => Withholding | undefined;
+  /** Filled with what the answer holds for each released leaf (the audit record is made from it). */
+  delivery?: LeafDelivery;
+}
+
+/** Why the answer holds null for a released leaf: its provider failed, or reported an error on its path. */
+export type LeafFailure = 'PROVIDER_ERROR' | 'PROVIDER_UNAVAILABLE' | 'INTERNAL_ERROR';
+
+/** What the answer holds for each released leaf (by leaf id), for the audit record. */
+export interface LeafDelivery {
+  /** Leaves that hold the provider's value (null included) in at least one place of the answer. */
+  delivered: Set<number>;
+  /**
+   * Leaves nulled, in at least one place, because their provider failed or reported an error on their path
+   * (an error in an HTTP 200 answer included: its field is null in the answer whatever value came with it).
+   */
+  failed: Map<number, LeafFailure>;
 }
 
 export interface MergeResult {
   data: Record<string, unknown>;
   errors: UnifiedError[];
 }
+
+/** An empty LeafDelivery, for `MergeInput.delivery`. */
+export const newLeafDelivery = (): LeafDelivery => ({ delivered: new Set(), failed: new Map() });
 
 /** Codes of provider errors passed on as they are; any other provider error becomes PROVIDER_ERROR. */
 const PASSED_ON_CODES = new Set(['BAD_USER_INPUT']);
@@ -70,7 +89,13 @@ export function mergeResults(plan: QueryPlan, input: MergeInput): MergeResult {
     coveredByProviderError.set(provider.providerKey, paths);
   }
 
-  const context: MergeContext = { plan, input, errors: [], covered: coveredByProviderError };
+  const context: MergeContext = {
+    plan,
+    input,
+    errors: [],
+    covered: coveredByProviderError,
+    leaves: input.delivery ?? newLeafDelivery(),
+  };
   const cursors = new Map<string, unknown>();
   for (const provider of plan.providers) {
     const outcome = input.outcomes[provider.providerKey];
@@ -87,7 +112,9 @@ interface MergeContext {
   plan: QueryPlan;
   input: MergeInput;
   errors: UnifiedError[];
+  /** Per provider, the provider paths its GraphQL errors name (a pathless error names everything: []). */
   covered: Map<string, (string | number)[][]>;
+  leaves: LeafDelivery;
 }
 
 interface Built {
@@ -140,10 +167,28 @@ function buildLeaf(
   const failure = providerFailure(context, leaf.providerKey);
   if (failure) {
     context.errors.push(errorAt(path, failure.code, failure.message, failure.extensions));
+    markFailed(context, [leaf.id], failure.code);
     return { value: null, absent: false };
   }
+  // An error the provider reported on this leaf's path (or above it): null, whatever value came with it;
+  // the provider's error already stands on the unified path.
   const read = readKeys(cursors.get(leaf.providerKey), leaf.keys);
+  if (isCovered(context, leaf.providerKey, [...(concrete.get(leaf.providerKey) ?? []), ...leaf.keys])) {
+    markFailed(context, [leaf.id], 'PROVIDER_ERROR');
+    return { value: null, absent: !read.found };
+  }
+  if (read.found) context.leaves.delivered.add(leaf.id);
   return { value: read.found ? (read.value ?? null) : null, absent: !read.found };
+}
+
+/** Records leaves nulled in the answer by a provider failure (the first reason per leaf is kept). */
+function markFailed(context: MergeContext, leafIds: readonly number[], code: string): void {
+  const reason: LeafFailure =
+    code === 'PROVIDER_UNAVAILABLE' ? code : code === 'PROVIDER_ERROR' ? code : 'INTERNAL_ERROR';
+  for (const id of leafIds) {
+    if (context.input.withheld?.(context.plan.leaves[id]!)) continue;
+    if (!context.leaves.failed.has(id)) context.leaves.failed.set(id, reason);
+  }
 }
 
 function buildList(
@@ -164,18 +209,23 @@ function buildList(
   const failure = providerFailure(context, node.providerKey);
   if (failure) {
     context.errors.push(errorAt(path, failure.code, failure.message, failure.extensions));
+    markFailed(context, node.leafIds, failure.code);
     return { value: null, absent: false };
   }
+  const providerPath = [...(concrete.get(node.providerKey) ?? []), ...node.keys];
+  // An error the provider reported on the list's path (or above it): the list is null, its own error stands.
   const read = readKeys(cursors.get(node.providerKey), node.keys);
+  if (isCovered(context, node.providerKey, providerPath)) {
+    markFailed(context, node.leafIds, 'PROVIDER_ERROR');
+    return { value: null, absent: !read.found };
+  }
   if (!read.found) return { value: null, absent: true };
   if (read.value === null || read.value === undefined) return { value: null, absent: false };
-  const providerPath = [...(concrete.get(node.providerKey) ?? []), ...node.keys];
   if (!Array.isArray(read.value)) {
-    if (!isCovered(context, node.providerKey, providerPath)) {
-      context.errors.push(
-        errorAt(path, 'PROVIDER_ERROR', `provider ${node.providerKey} did not answer a list`),
-      );
-    }
+    context.errors.push(
+      errorAt(path, 'PROVIDER_ERROR', `provider ${node.providerKey} did not answer a list`),
+    );
+    markFailed(context, node.leafIds, 'PROVIDER_ERROR');
     return { value: null, absent: false };
   }
   const items = read.value.map((element, index) => {

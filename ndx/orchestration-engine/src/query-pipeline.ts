@@ -2,14 +2,13 @@ import type { DocumentNode } from 'graphql';
 import type { AuditWriter } from '@ndx/audit';
 import type { DataSubjectRule } from '@ndx/contract';
 import { NdxError, type Logger } from '@ndx/service-kit';
-import { auditRecordsFor } from './audit-record.ts';
-import type { Consumer } from './consumer-auth.ts';
+import { auditRecordsFor, type AuditRequestIdentity } from './audit-record.ts';
 import { fetchReleased, type FetchResult } from './fetching.ts';
 import type { ConsentClient, PolicyClient } from './gate-clients.ts';
 import { withCanonicalSubjects } from './data-subjects.ts';
 import { gateQuery, GateUnavailableError, undecidedGate, type GateResult } from './gating.ts';
 import type { OeMetrics } from './oe-metrics.ts';
-import { mergeResults, type UnifiedError } from './merger.ts';
+import { mergeResults, newLeafDelivery, type UnifiedError } from './merger.ts';
 import type { QueryPlanner } from './planner.ts';
 import type { ProviderClient } from './provider-client.ts';
 import type { QueryPlan } from './query-plan.ts';
@@ -26,13 +25,12 @@ export interface PipelineDeps {
   logger: Logger;
 }
 
-export interface PipelineRequest {
+/** One query, and who asked (consumer, end user) and how it is referred to (reference, trace). */
+export interface PipelineRequest extends AuditRequestIdentity {
   document: DocumentNode;
   source: string;
   operationName: string | undefined;
   variables: Record<string, unknown> | undefined;
-  consumer: Consumer;
-  traceId: string;
   /** Stage timings in ms; the pipeline adds its own (validate is filled in before). */
   timings: Record<string, number>;
 }
@@ -41,6 +39,8 @@ export interface PipelineResponse {
   status: number;
   data: Record<string, unknown> | null | undefined;
   errors: UnifiedError[];
+  /** The request's audit reference, when its audit records were committed (else nothing refers to them). */
+  auditReference?: string;
 }
 
 /**
@@ -77,8 +77,14 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
   } catch (err) {
     if (err instanceof GateUnavailableError) {
       deps.logger.error({ err: err.cause, code: err.code }, err.message);
-      await auditRefusal(deps, request, plan!);
-      return errorResponse(err.httpStatus, err.code, err.message);
+      const audited = await auditRefusal(deps, request, plan!);
+      const refusal = errorResponse(
+        err.httpStatus,
+        err.code,
+        err.message,
+        audited ? { auditReference: request.reference } : undefined,
+      );
+      return audited ? { ...refusal, auditReference: request.reference } : refusal;
     }
     if (err instanceof NdxError && err.httpStatus < 500) {
       deps.metrics.queries.inc({ outcome: 'REJECTED' });
@@ -102,17 +108,22 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
     });
   }
 
+  const delivery = newLeafDelivery();
   const merged = await timed('merge', () =>
-    mergeResults(plan, { outcomes: fetched.outcomes, withheld: (leaf) => gate.withheld.get(leaf.id) }),
+    mergeResults(plan, {
+      outcomes: fetched.outcomes,
+      withheld: (leaf) => gate.withheld.get(leaf.id),
+      delivery,
+    }),
   );
 
   const records = auditRecordsFor({
-    traceId: request.traceId,
-    consumer: request.consumer,
+    ...identityOf(request),
     operationName: request.operationName,
     plan,
     gate,
     fetch: fetched,
+    delivery,
     timings: request.timings,
   });
   try {
@@ -131,27 +142,41 @@ export async function runQuery(deps: PipelineDeps, request: PipelineRequest): Pr
     deps.metrics.fieldDecisions.inc({ result: 'released' }, record.fieldsReleased?.length ?? 0);
     for (const w of record.fieldsWithheld ?? []) deps.metrics.fieldDecisions.inc({ result: w.reason });
   }
-  return { status: 200, data: merged.data, errors: merged.errors };
+  return { status: 200, data: merged.data, errors: merged.errors, auditReference: request.reference };
+}
+
+function identityOf(request: PipelineRequest): AuditRequestIdentity {
+  return {
+    reference: request.reference,
+    traceId: request.traceId,
+    callerTraceparent: request.callerTraceparent,
+    consumer: request.consumer,
+    endUser: request.endUser,
+  };
 }
 
 /**
  * A query that could not be gated is still an attempt to read a citizen's data: it is recorded (nothing
- * released, outcome ERROR). Best effort: the answer is a refusal either way.
+ * released, outcome ERROR). Best effort: the answer is a refusal either way. True when it was recorded.
  */
-async function auditRefusal(deps: PipelineDeps, request: PipelineRequest, plan: QueryPlan): Promise<void> {
+async function auditRefusal(deps: PipelineDeps, request: PipelineRequest, plan: QueryPlan): Promise<boolean> {
   const records = auditRecordsFor({
-    traceId: request.traceId,
-    consumer: request.consumer,
+    ...identityOf(request),
     operationName: request.operationName,
     plan,
     gate: undecidedGate(plan, deps.dataSubjects),
     fetch: undefined,
+    delivery: undefined,
     timings: request.timings,
   });
   deps.metrics.queries.inc({ outcome: 'ERROR' });
-  await Promise.all(records.map((record) => deps.audit.append(record))).catch((err: unknown) =>
-    deps.logger.error({ err }, 'the refused query could not be recorded in the audit log'),
-  );
+  try {
+    await Promise.all(records.map((record) => deps.audit.append(record)));
+    return true;
+  } catch (err) {
+    deps.logger.error({ err }, 'the refused query could not be recorded in the audit log');
+    return false;
+  }
 }
 
 function errorResponse(

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
-import { toAuditContent, type AuditRecordInput } from '@ndx/audit';
+import { toAuditContent, type AuditRecordInput, type ReleaseBasis } from '@ndx/audit';
 import { auditRecordsFor, type AuditContext } from '../src/audit-record.ts';
 import type { FetchResult, ProviderFetch } from '../src/fetching.ts';
 import { loadFlConfig } from '../src/fl-config.ts';
+import { fieldKey } from '@ndx/contract';
 import type { GateResult, SubjectGate } from '../src/gating.ts';
+import { fieldOfLeaf } from '../src/gating.ts';
+import { mergeResults, newLeafDelivery } from '../src/merger.ts';
 import { planQuery } from '../src/planner.ts';
 import type { FetchOutcome } from '../src/provider-client.ts';
 import type { QueryPlan } from '../src/query-plan.ts';
@@ -23,6 +26,7 @@ function plan(query = QUERY, variables: Record<string, unknown> = { nic: NIC }):
   return planQuery(schema, argMappings, { document: parse(query), variables });
 }
 
+/** The gate of the query's one citizen: every field allowed by consent `consent-1` unless overridden. */
 function subject(p: QueryPlan, overrides: Partial<SubjectGate> = {}): SubjectGate {
   return {
     subjectId: NIC,
@@ -31,6 +35,9 @@ function subject(p: QueryPlan, overrides: Partial<SubjectGate> = {}): SubjectGat
     policyVersion: '7',
     consentId: 'consent-1',
     pendingConsent: undefined,
+    allowedBy: new Map(
+      p.leaves.map((l) => [fieldKey(fieldOfLeaf(l)), { basis: 'consent' as const, consentId: 'consent-1' }]),
+    ),
     ...overrides,
   };
 }
@@ -77,16 +84,32 @@ function fetched(calls: Record<string, FetchOutcome>): FetchResult {
   return { outcomes, calls: list };
 }
 
+/** The records of a query, with what the answer holds as the real merger reports it. */
 function records(context: Partial<AuditContext> & Pick<AuditContext, 'plan' | 'gate'>): AuditRecordInput[] {
-  return auditRecordsFor({
+  const full = {
+    reference: 'ref-1',
     traceId: 'trace-1',
+    callerTraceparent: null,
     consumer,
+    endUser: null,
     operationName: 'Passport',
     fetch: undefined,
     timings: {},
     ...context,
-  });
+  };
+  let delivery = context.delivery;
+  if (!delivery && full.fetch) {
+    delivery = newLeafDelivery();
+    mergeResults(full.plan, {
+      outcomes: full.fetch.outcomes,
+      withheld: (leaf) => full.gate.withheld.get(leaf.id),
+      delivery,
+    });
+  }
+  return auditRecordsFor({ ...full, delivery });
 }
+
+const byConsent = (consentId: string) => ({ basis: 'consent' as const, consentId });
 
 const drpName = { providerKey: 'drp', schemaId: 'drp-schema-v1', field: 'person.fullName' };
 const rgdName = { providerKey: 'rgd', schemaId: 'abc-212', field: 'getPersonInfo.fullName' };
@@ -106,18 +129,23 @@ describe('the audit record of a query', () => {
       timings: { plan: 0.123456, pdp: 3.456, 'provider.drp': -1 },
     });
     expect(more).toEqual([]);
+    const released = [drpName, rgdName, dmtMake].map((f) => ({ ...f, allowedBy: byConsent('consent-1') }));
     expect(record).toEqual({
+      reference: 'ref-1',
       traceId: 'trace-1',
+      callerTraceparent: null,
       consumerId: 'passport-app',
+      endUser: null,
       purpose: 'passport-application',
       citizenId: NIC,
       operationName: 'Passport',
       fieldsRequested: [drpName, rgdName, dmtMake],
-      fieldsReleased: [drpName, rgdName, dmtMake],
+      fieldsReleased: released,
       fieldsWithheld: [],
       decisionId: 'dec-1',
       policyVersion: '7',
       consentId: 'consent-1',
+      consentRequested: null,
       providers: [
         { providerKey: 'drp', latencyMs: 12.5, outcome: 'OK', attempts: 1 },
         { providerKey: 'rgd', latencyMs: 8, outcome: 'OK', attempts: 1 },
@@ -128,8 +156,9 @@ describe('the audit record of a query', () => {
     });
     // What the audit log stores accepts it as it is.
     expect(toAuditContent(record!, new Date('2026-01-01T00:00:00Z'))).toMatchObject({
+      reference: 'ref-1',
       citizenId: NIC,
-      fieldsReleased: [drpName, rgdName, dmtMake],
+      fieldsReleased: released,
       outcome: 'SUCCESS',
     });
   });
@@ -141,12 +170,15 @@ describe('the audit record of a query', () => {
       gate: gate(p, { 'getPersonInfo.fullName': 'FORBIDDEN' }),
       fetch: fetched({ drp: ok(1), dmt: ok(1) }),
     });
-    expect(record!.fieldsReleased).toEqual([drpName, dmtMake]);
+    expect(record!.fieldsReleased).toEqual([
+      { ...drpName, allowedBy: byConsent('consent-1') },
+      { ...dmtMake, allowedBy: byConsent('consent-1') },
+    ]);
     expect(record!.fieldsWithheld).toEqual([{ ...rgdName, reason: 'FORBIDDEN' }]);
     expect(record!.outcome).toBe('PARTIAL');
   });
 
-  it('records a query whose every field awaits consent as CONSENT_REQUIRED, naming the pending consent', () => {
+  it('records a query whose every field awaits consent as CONSENT_REQUIRED, naming the pending consent as asked for and none as allowing', () => {
     const p = plan();
     const pending = { consentId: 'pending-7', consentPortalUrl: 'http://127.0.0.1:8081/consent/pending-7' };
     const [record] = records({
@@ -158,7 +190,7 @@ describe('the audit record of a query', () => {
           'getPersonInfo.fullName': 'CONSENT_REQUIRED',
           'vehiclesByOwner.make': 'CONSENT_REQUIRED',
         },
-        [subject(p, { consentId: undefined, pendingConsent: pending })],
+        [subject(p, { consentId: undefined, pendingConsent: pending, allowedBy: new Map() })],
       ),
       fetch: fetched({}),
     });
@@ -168,7 +200,8 @@ describe('the audit record of a query', () => {
       ['getPersonInfo.fullName', 'CONSENT_REQUIRED'],
       ['vehiclesByOwner.make', 'CONSENT_REQUIRED'],
     ]);
-    expect(record!.consentId).toBe('pending-7');
+    expect(record!.consentRequested).toBe('pending-7');
+    expect(record!.consentId).toBeNull();
     expect(record!.providers).toEqual([]);
     expect(record!.outcome).toBe('CONSENT_REQUIRED');
   });
@@ -284,6 +317,91 @@ describe('the audit record of a query', () => {
       ['123456789V', 'dec-a', [drpName], 'SUCCESS'],
       ['987654321X', 'dec-b', [rgdName], 'SUCCESS'],
     ]);
+  });
+
+  it('records a partial release: the covering consent for each released field, the new request only as asked for', () => {
+    const p = plan();
+    const pending = { consentId: 'consent-Y', consentPortalUrl: 'http://127.0.0.1:8081/consent/consent-Y' };
+    const [record] = records({
+      plan: p,
+      gate: gate(p, { 'vehiclesByOwner.make': 'CONSENT_REQUIRED' }, [
+        subject(p, {
+          consentId: 'consent-X',
+          pendingConsent: pending,
+          allowedBy: new Map<string, ReleaseBasis>([
+            [fieldKey(drpName), byConsent('consent-X')],
+            [fieldKey(rgdName), { basis: 'policy', policyIds: ['grant', 'public-data'] }],
+          ]),
+        }),
+      ]),
+      fetch: fetched({ drp: ok(1), rgd: ok(1) }),
+    });
+    expect(record!.fieldsReleased).toEqual([
+      { ...drpName, allowedBy: byConsent('consent-X') },
+      { ...rgdName, allowedBy: { basis: 'policy', policyIds: ['grant', 'public-data'] } },
+    ]);
+    expect(record!.fieldsWithheld).toEqual([{ ...dmtMake, reason: 'CONSENT_REQUIRED' }]);
+    expect(record!.consentId).toBe('consent-X');
+    expect(record!.consentRequested).toBe('consent-Y');
+    expect(record!.outcome).toBe('PARTIAL');
+    expect(toAuditContent(record!, new Date())).toMatchObject({
+      consentId: 'consent-X',
+      consentRequested: 'consent-Y',
+    });
+  });
+
+  it('withholds a field its provider answered a GraphQL error on inside HTTP 200 as PROVIDER_ERROR, never released', () => {
+    const p = plan();
+    const [record] = records({
+      plan: p,
+      gate: gate(p),
+      fetch: fetched({
+        drp: {
+          ok: true,
+          data: { personInfo: { fullName: 'Amara Perera' } },
+          errors: [{ message: 'register offline', path: ['personInfo', 'fullName'] }],
+          latencyMs: 3,
+          attempts: 1,
+        },
+        rgd: ok(1, { personInfo: { fullName: 'Amara' } }),
+        dmt: ok(1, { personInfo: [{ make: 'Toyota' }] }),
+      }),
+    });
+    expect(record!.fieldsWithheld).toEqual([{ ...drpName, reason: 'PROVIDER_ERROR' }]);
+    expect(record!.fieldsReleased!.map((f) => f.field)).toEqual([rgdName.field, dmtMake.field]);
+    expect(record!.providers![0]).toEqual({
+      providerKey: 'drp',
+      latencyMs: 3,
+      outcome: 'OK',
+      attempts: 1,
+      graphqlErrors: 1,
+    });
+    expect(record!.outcome).toBe('PARTIAL');
+  });
+
+  it('records the request’s reference, the caller’s traceparent apart from it, and the end user the consumer asserted', () => {
+    const p = plan('query($nic: ID!) { personInfo(nic: $nic) { fullName } }');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const [record] = records({
+      plan: p,
+      gate: gate(p),
+      fetch: fetched({ drp: ok(1) }),
+      reference: 'ndx-ref-42',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      callerTraceparent: traceparent,
+      endUser: { subject: 'officer-17', role: 'officer' },
+    });
+    expect(record).toMatchObject({
+      reference: 'ndx-ref-42',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      callerTraceparent: traceparent,
+      endUser: { subject: 'officer-17', role: 'officer' },
+    });
+    expect(toAuditContent(record!, new Date()).endUser).toEqual({
+      subject: 'officer-17',
+      role: 'officer',
+      assertedBy: 'passport-app',
+    });
   });
 
   it('holds field names and reasons, never a value a provider answered', () => {

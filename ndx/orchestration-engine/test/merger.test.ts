@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
 import { loadFlConfig } from '../src/fl-config.ts';
-import { mergeResults, type Withholding } from '../src/merger.ts';
+import { mergeResults, newLeafDelivery, type Withholding } from '../src/merger.ts';
 import { planQuery } from '../src/planner.ts';
 import type { PlannedLeaf, QueryPlan } from '../src/query-plan.ts';
 import { loadUnifiedSchema } from '../src/schema.ts';
@@ -189,14 +189,14 @@ describe('the merger passes on a provider’s partial answer', () => {
     ]);
   });
 
-  it('puts a provider error without a path on what that provider supplies, and one naming nothing of the plan on no path', () => {
+  it('puts a provider error without a path on what that provider supplies (nulling it), and one naming nothing of the plan on no path', () => {
     const result = mergeResults(plan(PASSPORT), {
       outcomes: {
         drp: { ...drp, errors: [{ message: 'deprecated field used' }, { message: 'odd', path: ['other'] }] },
         dmt: { ok: true, data: { personInfo: [] } },
       },
     });
-    expect(result.data).toEqual({ personInfo: { fullName: 'Amara Perera', ownedVehicles: [] } });
+    expect(result.data).toEqual({ personInfo: { fullName: null, ownedVehicles: [] } });
     expect(result.errors).toEqual([
       {
         message: 'deprecated field used',
@@ -205,5 +205,143 @@ describe('the merger passes on a provider’s partial answer', () => {
       },
       { message: 'odd', extensions: { code: 'PROVIDER_ERROR', providerKey: 'drp' } },
     ]);
+  });
+});
+
+describe('the merger reports what the answer holds for each released field', () => {
+  const QUERY =
+    'query($nic: ID!) { personInfo(nic: $nic) { fullName address ownedVehicles { regNo make } } }';
+  const leafId = (p: QueryPlan, providerField: string) =>
+    p.leaves.find((l) => l.providerField === providerField)!.id;
+
+  it('nulls a field the provider reported an error on in an HTTP 200 answer, even when it sent a value, and reports it failed', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    const result = mergeResults(p, {
+      outcomes: {
+        drp: {
+          ok: true,
+          data: { personInfo: { fullName: 'Amara Perera', permanentAddress: '12 Lake Road' } },
+          errors: [{ message: 'address register offline', path: ['personInfo', 'permanentAddress'] }],
+        },
+        dmt: { ok: true, data: { personInfo: [{ registrationNumber: 'A-1', make: 'Toyota' }] } },
+      },
+      delivery,
+    });
+    expect(result.data).toEqual({
+      personInfo: {
+        fullName: 'Amara Perera',
+        address: null,
+        ownedVehicles: [{ regNo: 'A-1', make: 'Toyota' }],
+      },
+    });
+    expect(result.errors).toEqual([
+      {
+        message: 'address register offline',
+        path: ['personInfo', 'address'],
+        extensions: { code: 'PROVIDER_ERROR', providerKey: 'drp' },
+      },
+    ]);
+    expect(delivery.failed).toEqual(new Map([[leafId(p, 'person.permanentAddress'), 'PROVIDER_ERROR']]));
+    expect([...delivery.delivered].sort()).toEqual(
+      [
+        leafId(p, 'person.fullName'),
+        leafId(p, 'vehiclesByOwner.registrationNumber'),
+        leafId(p, 'vehiclesByOwner.make'),
+      ].sort(),
+    );
+  });
+
+  it('reports a field failed in one list element and delivered in another as both', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    mergeResults(p, {
+      outcomes: {
+        drp: { ok: true, data: { personInfo: { fullName: 'Amara Perera', permanentAddress: 'x' } } },
+        dmt: {
+          ok: true,
+          data: {
+            personInfo: [
+              { registrationNumber: 'A-1', make: 'Toyota' },
+              { registrationNumber: 'B-2', make: null },
+            ],
+          },
+          errors: [{ message: 'SOAP fault', path: ['personInfo', 1, 'make'] }],
+        },
+      },
+      delivery,
+    });
+    const make = leafId(p, 'vehiclesByOwner.make');
+    expect(delivery.failed.get(make)).toBe('PROVIDER_ERROR');
+    expect(delivery.delivered.has(make)).toBe(true);
+  });
+
+  it('reports every field of a failed provider, inside a list too, as failed with its reason', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    mergeResults(p, {
+      outcomes: {
+        drp: { ok: false, code: 'PROVIDER_UNAVAILABLE', message: 'drp is down' },
+        dmt: { ok: false, code: 'PROVIDER_ERROR', message: 'dmt answered 500' },
+      },
+      delivery,
+    });
+    expect(delivery.failed).toEqual(
+      new Map([
+        [leafId(p, 'person.fullName'), 'PROVIDER_UNAVAILABLE'],
+        [leafId(p, 'person.permanentAddress'), 'PROVIDER_UNAVAILABLE'],
+        [leafId(p, 'vehiclesByOwner.registrationNumber'), 'PROVIDER_ERROR'],
+        [leafId(p, 'vehiclesByOwner.make'), 'PROVIDER_ERROR'],
+      ]),
+    );
+    expect(delivery.delivered.size).toBe(0);
+  });
+
+  it('reports every field of a list the provider reported an error on as PROVIDER_ERROR', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    mergeResults(p, {
+      outcomes: {
+        drp: { ok: true, data: { personInfo: { fullName: 'Amara Perera', permanentAddress: 'x' } } },
+        dmt: {
+          ok: true,
+          data: { personInfo: null },
+          errors: [{ message: 'registry offline', path: ['personInfo'] }],
+        },
+      },
+      delivery,
+    });
+    expect(delivery.failed).toEqual(
+      new Map([
+        [leafId(p, 'vehiclesByOwner.registrationNumber'), 'PROVIDER_ERROR'],
+        [leafId(p, 'vehiclesByOwner.make'), 'PROVIDER_ERROR'],
+      ]),
+    );
+    expect([...delivery.delivered].sort()).toEqual(
+      [leafId(p, 'person.fullName'), leafId(p, 'person.permanentAddress')].sort(),
+    );
+  });
+
+  it('reports a withheld field neither delivered nor failed, also inside a list whose provider failed', () => {
+    const p = plan(QUERY);
+    const delivery = newLeafDelivery();
+    mergeResults(p, {
+      outcomes: {
+        drp: { ok: false, code: 'PROVIDER_ERROR', message: 'drp answered 500' },
+        dmt: { ok: false, code: 'PROVIDER_UNAVAILABLE', message: 'dmt is down' },
+      },
+      withheld: withholdBy({
+        'person.fullName': { code: 'FORBIDDEN', message: 'not permitted' },
+        'vehiclesByOwner.make': { code: 'CONSENT_REQUIRED', message: 'consent required' },
+      }),
+      delivery,
+    });
+    expect(delivery.failed).toEqual(
+      new Map([
+        [leafId(p, 'person.permanentAddress'), 'PROVIDER_ERROR'],
+        [leafId(p, 'vehiclesByOwner.registrationNumber'), 'PROVIDER_UNAVAILABLE'],
+      ]),
+    );
+    expect(delivery.delivered.size).toBe(0);
   });
 });

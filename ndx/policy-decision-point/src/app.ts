@@ -4,6 +4,7 @@ import { createTokenVerifier, defineService, withServiceDatabase, type Logger } 
 import { adminRoutes } from './admin-routes.ts';
 import { createCallerAuth } from './caller-auth.ts';
 import { readConfig, type Config } from './config.ts';
+import { consumerRoutes } from './consumer-routes.ts';
 import { assertTimeZone } from './decision-engine.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { createPolicyRuntime } from './policy-runtime.ts';
@@ -63,6 +64,7 @@ export async function buildApp(
     });
     const timeZone = config.POLICY_TIME_ZONE;
     decisionRoutes(app, { auth, runtime, clock, timeZone });
+    consumerRoutes(app, { auth, runtime });
     adminRoutes(app, { auth, runtime, pool, clock, timeZone });
     return app;
   });

@@ -2,15 +2,18 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import {
   fieldKey,
   fieldRefOf,
+  policyDenyReasons,
   type FieldDecision,
   type FieldRef,
   type PolicyDecisionRequest,
+  type PolicyDenyReason,
 } from '@ndx/contract';
 import {
   ACTION_READ,
   ACTION_READ_WITH_CONSENT,
   cedarDatetime,
   type CompiledPolicy,
+  type GrantTerms,
 } from './policy-compiler.ts';
 
 /** Local time of day and date in the policy time zone (Farajaland time). */
@@ -75,7 +78,8 @@ export function assertTimeZone(timeZone: string): void {
 /**
  * Decides each requested field against one compiled version. Per field, Cedar evaluates
  * `read`; if it is denied, `readWithConsent`. read allowed → PERMIT; only readWithConsent
- * allowed → CONSENT_REQUIRED; neither → DENY. Unknown fields and consumers are DENY.
+ * allowed → CONSENT_REQUIRED; neither → DENY, with its reason (see denyReason). Unknown fields and consumers
+ * are DENY.
  */
 export function decideFields(
   compiled: CompiledPolicy,
@@ -137,12 +141,41 @@ export function decideFields(
     if (withConsent.allowed) {
       fields.push({ ...base, decision: 'CONSENT_REQUIRED', policyIds, reason: 'CONSENT_REQUIRED' });
     } else {
-      const forbidden = withConsent.determiningPolicies.length > 0;
-      fields.push({ ...base, decision: 'DENY', policyIds, reason: forbidden ? 'FORBIDDEN' : 'NOT_GRANTED' });
+      const reason = denyReason(compiled, principal.terms, key, evaluatedAt, [read, withConsent]);
+      fields.push({ ...base, decision: 'DENY', policyIds, reason });
     }
     explanations.push({ read, readWithConsent: withConsent });
   }
   return explain ? { fields, context, explanations } : { fields, context };
+}
+
+/**
+ * Why a field was denied. First what the grant data says, as the `grant` permit reads it (these deny the field
+ * at any time of day): the purpose is not registered, no grant names the field, the grant has expired.
+ * Otherwise the determining forbids of each action: the reason each names with `@reason("…")` (POLICY_FORBIDS
+ * without one). The reasons are ordered from the longest lasting to the shortest (policyDenyReasons): an action
+ * stays denied as long as the longest lasting of its forbids, and the field as long as the shorter of its two
+ * actions, which is the reason given. An action denied with no forbid had no permit: NOT_GRANTED.
+ */
+function denyReason(
+  compiled: CompiledPolicy,
+  terms: GrantTerms,
+  key: string,
+  at: Date,
+  actions: ActionExplanation[],
+): PolicyDenyReason {
+  if (!terms.purposeRegistered) return 'PURPOSE_NOT_REGISTERED';
+  if (terms.expiresAt === undefined || !terms.grants(key)) return 'NOT_GRANTED';
+  if (terms.expiresAt !== null && at.getTime() >= terms.expiresAt) return 'GRANT_EXPIRED';
+  const rank = (reason: PolicyDenyReason) => policyDenyReasons.indexOf(reason);
+  const actionReason = (action: ActionExplanation): PolicyDenyReason =>
+    action.determiningPolicies
+      .map((id) => compiled.forbidReasons.get(id) ?? 'POLICY_FORBIDS')
+      .reduce<PolicyDenyReason | undefined>(
+        (a, b) => (a === undefined || rank(b) < rank(a) ? b : a),
+        undefined,
+      ) ?? 'NOT_GRANTED';
+  return actions.map(actionReason).reduce((a, b) => (rank(b) > rank(a) ? b : a));
 }
 
 /** The field with its display name and description (what a citizen is shown when asked for consent). */
@@ -160,9 +193,10 @@ function described(
 
 /**
  * Cedar answers for the current second of one compiled version. Every input of a decision is in the key
- * (consumer, purpose, field, action, whether there is a subject, and the subject itself when a policy reads
- * it) or fixed for that second (the time context, the compiled policies and entities), so a remembered
- * answer is exactly the one Cedar would give again.
+ * (consumer, purpose, field, action, whether there is a subject, and the subject itself when a policy can
+ * read it, as Cedar's JSON form of the policies says: CompiledPolicy.readsSubject) or fixed for that second
+ * (the time context, the compiled policies and entities), so a remembered answer is exactly the one Cedar
+ * would give again.
  */
 const MEMO_LIMIT = 20_000;
 const memo = { second: -1, version: '', answers: new Map<string, ActionExplanation>() };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { fieldKey } from '@ndx/contract';
+import { fieldKey, policyDenyReasons, type PolicyDenyReason } from '@ndx/contract';
 import { NdxError } from '@ndx/service-kit';
 import type { Consumer, FieldMetadata, Grant, PolicyBundle } from './policy-model.ts';
 
@@ -39,8 +39,13 @@ export interface CompiledPolicy {
   policyIds: string[];
   fields: Map<string, { metadata: FieldMetadata; entity: EntityJson; uid: EntityUid }>;
   consumers: Map<string, Consumer>;
-  /** True when some policy reads the data subject's value (not just `context has subject`). */
+  /**
+   * True when some policy can depend on the data subject's value (more than `context has subject`), read from
+   * Cedar's JSON form of the policies (see readsSubject).
+   */
   readsSubject: boolean;
+  /** The deny reason each forbid policy names with `@reason("…")`; a forbid without one is POLICY_FORBIDS. */
+  forbidReasons: Map<string, PolicyDenyReason>;
   /** The entities of one consumer asking for one purpose; built on first use, then cached. */
   principal(consumerId: string, purpose: string): PrincipalView | undefined;
 }
@@ -53,24 +58,45 @@ export interface PrincipalView {
   uid: EntityUid;
   entity: EntityJson;
   field(key: string): { uid: EntityUid; entity: EntityJson } | undefined;
+  /** The grant data behind the entities, from which a DENY's reason is read. */
+  terms: GrantTerms;
+}
+
+/** What the grant data says of one consumer asking for one purpose. */
+export interface GrantTerms {
+  /** The consumer registered the purpose. */
+  purposeRegistered: boolean;
+  /** When its grant for the purpose expires (ms since the epoch): undefined without a grant, null without expiry. */
+  expiresAt: number | null | undefined;
+  /** Its grant for the purpose names the field. */
+  grants(key: string): boolean;
 }
 
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-/** `context.subject` or `context["subject"]`: a policy that depends on who the citizen is. */
-const READS_SUBJECT = /context\s*(\.\s*subject\b|\[\s*"subject"\s*\])/;
+/** The deny reasons a forbid policy may name with `@reason("…")`. */
+const FORBID_REASONS: readonly PolicyDenyReason[] = policyDenyReasons.filter(
+  (r) => r !== 'UNKNOWN_CONSUMER' && r !== 'UNKNOWN_FIELD',
+);
 const schemaPrepared = new Set<string>();
 let compileCounter = 0;
 
 /**
- * Splits a Cedar policy set into policies keyed by their @id annotation, and validates it
- * (parse, unique ids, strict validation against the schema). Returns Cedar's messages.
+ * Splits a Cedar policy set into policies keyed by their @id annotation, with Cedar's JSON form of each, and
+ * validates it (parse, unique ids, a known `@reason` on forbids only, strict validation against the schema).
+ * Returns Cedar's messages.
  */
-export function checkPolicies(text: string): { policies: Record<string, string>; problems: PolicyProblem[] } {
+export function checkPolicies(text: string): {
+  policies: Record<string, string>;
+  parsed: Record<string, cedar.PolicyJson>;
+  problems: PolicyProblem[];
+} {
+  const parsed: Record<string, cedar.PolicyJson> = {};
   const parts = cedar.policySetTextToParts(text);
-  if (parts.type === 'failure') return { policies: {}, problems: parts.errors.map(toProblem(null)) };
+  if (parts.type === 'failure') return { policies: {}, parsed, problems: parts.errors.map(toProblem(null)) };
   if (parts.policy_templates.length > 0) {
     return {
       policies: {},
+      parsed,
       problems: [problem(null, 'policy templates are not supported; write static policies')],
     };
   }
@@ -87,19 +113,25 @@ export function checkPolicies(text: string): { policies: Record<string, string>;
     else if (!POLICY_ID.test(id))
       problems.push(problem(id, `policy id "${id}" must be 1-100 of A-Z a-z 0-9 . _ -`));
     else if (policies[id] !== undefined) problems.push(problem(id, `policy id "${id}" is used twice`));
-    else policies[id] = policyText;
+    else {
+      policies[id] = policyText;
+      parsed[id] = json.json;
+      const reason = reasonProblem(json.json);
+      if (reason) problems.push(problem(id, reason));
+    }
   });
-  if (problems.length > 0) return { policies, problems };
+  if (problems.length > 0) return { policies, parsed, problems };
   if (Object.keys(policies).length === 0)
-    return { policies, problems: [problem(null, 'the policy set is empty')] };
+    return { policies, parsed, problems: [problem(null, 'the policy set is empty')] };
   const answer = cedar.validate({
     schema: cedarSchemaText,
     policies: { staticPolicies: policies },
     validationSettings: { mode: 'strict' },
   });
-  if (answer.type === 'failure') return { policies, problems: answer.errors.map(toProblem(null)) };
+  if (answer.type === 'failure') return { policies, parsed, problems: answer.errors.map(toProblem(null)) };
   return {
     policies,
+    parsed,
     problems: answer.validationErrors.map((e) => ({
       policyId: e.policyId,
       message: e.error.message,
@@ -136,7 +168,7 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
   const problems = checkBundle(bundle);
   if (problems.length > 0)
     throw new PolicyInvalidError(`policy version ${bundle.version} is invalid`, problems);
-  const { policies } = checkPolicies(bundle.policies);
+  const { policies, parsed } = checkPolicies(bundle.policies);
   ensureSchemaPrepared();
   const policySetId = `pdp-${process.pid}-${++compileCounter}-v${bundle.version}`;
   const prepared = cedar.preparsePolicySet(policySetId, { staticPolicies: policies });
@@ -187,7 +219,13 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
     policyIds: Object.keys(policies),
     fields,
     consumers,
-    readsSubject: Object.values(policies).some((text) => READS_SUBJECT.test(text)),
+    readsSubject: Object.values(parsed).some((json) => readsSubject(json.conditions)),
+    forbidReasons: new Map(
+      Object.entries(parsed).flatMap(([id, json]) => {
+        const reason = json.annotations?.['reason'];
+        return json.effect === 'forbid' && isForbidReason(reason) ? [[id, reason] as const] : [];
+      }),
+    ),
     principal(consumerId, purpose) {
       const cacheKey = `${consumerId}\u0000${purpose}`;
       const cached = views.get(cacheKey);
@@ -210,11 +248,59 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
         uid: { type: 'Ndx::Consumer', id: consumerId },
         entity: consumerEntityJson(consumer, grant ? [grant] : []),
         field: (key) => granted.get(key) ?? fields.get(key),
+        terms: {
+          purposeRegistered: consumer.purposes.includes(purpose),
+          expiresAt: grant ? (grant.expiresAt ? Date.parse(grant.expiresAt) : null) : undefined,
+          grants: (key) => granted.has(key),
+        },
       };
       if (views.size < 10_000) views.set(cacheKey, view);
       return view;
     },
   };
+}
+
+const isForbidReason = (value: unknown): value is PolicyDenyReason =>
+  FORBID_REASONS.includes(value as PolicyDenyReason);
+
+/** What is wrong with a policy's `@reason("…")` annotation, if anything. */
+function reasonProblem(json: cedar.PolicyJson): string | undefined {
+  const reason = json.annotations?.['reason'];
+  if (reason === undefined) return undefined;
+  if (json.effect !== 'forbid') return '@reason names why a forbid denies; a permit cannot have one';
+  if (!isForbidReason(reason)) return `@reason must be one of ${FORBID_REASONS.join(', ')}`;
+  return undefined;
+}
+
+/**
+ * Whether policy conditions (Cedar's JSON form: `context.subject`, `context["subject"]` and any spacing or
+ * comments all parse to `{".": {left: {Var: "context"}, attr: "subject"}}`) can depend on the data subject's
+ * value. Conservative: `context` used any other way than reading another attribute or testing `has` counts
+ * as reading the subject. (Whether a subject is present is always part of the decision memo's key.)
+ */
+export function readsSubject(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(readsSubject);
+  if (node === null || typeof node !== 'object') return false;
+  const expression = node as Record<string, unknown>;
+  if (expression['Var'] === 'context') return true;
+  const [operator, operand] = Object.entries(expression).length === 1 ? Object.entries(expression)[0]! : [];
+  if ((operator === '.' || operator === 'has') && isContextAccess(operand)) {
+    const path = Array.isArray(operand.attr) ? operand.attr : [operand.attr];
+    return operator === '.' ? operand.attr === 'subject' : path.length > 1 && path[0] === 'subject';
+  }
+  return Object.values(expression).some(readsSubject);
+}
+
+function isContextAccess(operand: unknown): operand is { left: { Var: 'context' }; attr: unknown } {
+  if (operand === null || typeof operand !== 'object') return false;
+  const { left, attr } = operand as { left?: unknown; attr?: unknown };
+  return (
+    typeof left === 'object' &&
+    left !== null &&
+    (left as { Var?: unknown }).Var === 'context' &&
+    Object.keys(left).length === 1 &&
+    (typeof attr === 'string' || Array.isArray(attr))
+  );
 }
 
 function ensureSchemaPrepared(): void {

@@ -107,7 +107,7 @@ describe('versions, activation and rollback', () => {
     const after = await decide(passportNic);
     expect(after.body).toMatchObject({
       policyVersion: expired,
-      fields: [{ decision: 'DENY', reason: 'NOT_GRANTED' }],
+      fields: [{ decision: 'DENY', reason: 'GRANT_EXPIRED' }],
     });
 
     const back = await admin('/rollback', { reason: 'ended by mistake' });
@@ -203,7 +203,7 @@ describe('policy changes', () => {
     expect(change.body).toMatchObject({ active: true });
     const blocked = (await decide(trafficMake)).body;
     expect(blocked.policyVersion).toBe(change.body.version);
-    expect(blocked.fields[0]).toMatchObject({ decision: 'DENY', reason: 'FORBIDDEN' });
+    expect(blocked.fields[0]).toMatchObject({ decision: 'DENY', reason: 'POLICY_FORBIDS' });
     expect(blocked.fields[0].policyIds).toContain('emergency-stop-traffic-police');
     expect((await decide(passportNic)).body.fields[0].decision).toBe('CONSENT_REQUIRED');
 

@@ -70,7 +70,7 @@ describe('POST /v1/decisions', () => {
     ]);
   });
 
-  it('permits the traffic police vehicle fields without consent inside its window and denies them outside', async () => {
+  it('permits the traffic police vehicle fields without consent inside its window and denies them outside (OUTSIDE_TIME_WINDOW)', async () => {
     const request = {
       consumerId: 'traffic-police-app',
       purpose: 'traffic-enforcement',
@@ -84,7 +84,10 @@ describe('POST /v1/decisions', () => {
     try {
       const night = await decide(request);
       expect(night.body.fields.map((f: { decision: string }) => f.decision)).toEqual(['DENY', 'PERMIT']);
-      expect(night.body.fields[0].policyIds).toContain('grant-time-window');
+      expect(night.body.fields[0]).toMatchObject({
+        reason: 'OUTSIDE_TIME_WINDOW',
+        policyIds: ['grant-time-window'],
+      });
     } finally {
       h.clock.now = new Date('2026-03-10T08:00:00Z');
     }
@@ -106,7 +109,7 @@ describe('POST /v1/decisions', () => {
       subjectId: 'x',
       fields: [drp('person.nic')],
     });
-    expect(purpose.body.fields[0]).toMatchObject({ decision: 'DENY' });
+    expect(purpose.body.fields[0]).toMatchObject({ decision: 'DENY', reason: 'PURPOSE_NOT_REGISTERED' });
 
     const unknownField = await decide({
       consumerId: 'passport-app',
@@ -115,9 +118,11 @@ describe('POST /v1/decisions', () => {
       fields: [{ providerKey: 'zzz', schemaId: '???', field: 'not a path!' }, drp('person.nic')],
     });
     expect(unknownField.status).toBe(200);
-    expect(unknownField.body.fields.map((f: { decision: string }) => f.decision)).toEqual([
-      'DENY',
-      'CONSENT_REQUIRED',
+    expect(
+      unknownField.body.fields.map((f: { decision: string; reason: string }) => [f.decision, f.reason]),
+    ).toEqual([
+      ['DENY', 'UNKNOWN_FIELD'],
+      ['CONSENT_REQUIRED', 'CONSENT_REQUIRED'],
     ]);
   });
 

@@ -1,5 +1,6 @@
 import {
   createRemoteJWKSet,
+  decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
   type JWTPayload,
@@ -17,6 +18,11 @@ export interface TokenVerifierOptions {
   /** Defaults to asymmetric algorithms only; `none` and HMAC are never accepted. */
   algorithms?: string[];
   clockToleranceSeconds?: number;
+  /**
+   * The JOSE `typ` header the token must carry, e.g. `at+jwt` for RFC 9068 access tokens (which refuses ID
+   * tokens and other JWTs the issuer signs with the same keys); unset, any.
+   */
+  typ?: string;
   /** For tests that hold the key set themselves. */
   keySet?: JWTVerifyGetKey;
 }
@@ -60,6 +66,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         algorithms,
         clockTolerance: options.clockToleranceSeconds ?? 5,
         requiredClaims: ['exp'],
+        ...(options.typ ? { typ: options.typ } : {}),
       });
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       return {
@@ -69,6 +76,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         claims: payload,
       };
     } catch (err) {
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') {
+        throw new UnauthenticatedError(
+          `invalid token: wrong token type (typ ${typOf(token)}, expected ${JSON.stringify(options.typ)})`,
+        );
+      }
       throw new UnauthenticatedError(`invalid token: ${reasonOf(err)}`);
     }
   };
@@ -81,6 +93,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return verify(match[1]!);
     },
   };
+}
+
+function typOf(token: string): string {
+  const typ = decodeProtectedHeader(token).typ;
+  return typ === undefined ? 'absent' : JSON.stringify(typ);
 }
 
 function reasonOf(err: unknown): string {

@@ -16,13 +16,15 @@ export type ServiceName =
   | 'orchestration-engine'
   | 'passport-app';
 
-/** A citizen account the stack's seeding gives to the identity provider (the documented demo citizens). */
+/** An account the stack's seeding gives to the identity provider (the documented demo citizens and officers). */
 export interface SeedAccount {
   nic: string;
   name: string;
   password: string;
   /** Base32 TOTP secret when the account has a second factor. */
   totpSecret?: string;
+  /** Roles released in the `roles` claim (e.g. `die-officer`); none for a citizen. */
+  roles?: readonly string[];
 }
 
 export interface StackContext {

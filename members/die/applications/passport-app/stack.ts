@@ -7,6 +7,8 @@ export const stackWiring: StackWiring = {
     PASSPORT_APP_CLIENT_ID: 'passport-app',
     // The same secret FUDI's stack.ts registers for the passport-app client.
     PASSPORT_APP_CLIENT_SECRET: ctx.secret('fudi.client.passport-app'),
+    // The role the stack's demo officers have in FUDI (ndx/stack/src/seed-accounts.ts).
+    PASSPORT_APP_OFFICER_ROLE: 'die-officer',
     NDX_API_URL: ctx.url('orchestration-engine'),
     NDX_API_RESOURCE: 'urn:ndx:api',
     NDX_PURPOSE: 'passport-application',

@@ -8,5 +8,8 @@ export const stackWiring: StackWiring = {
     // Only NDX itself calls the adapter.
     ALLOWED_CLIENT_IDS: 'orchestration-engine',
     DMT_SOAP_URL: `${ctx.url('dmt-soap-api')}/vehicles`,
+    // The same username and generated password the SOAP service checks (its stack.ts).
+    DMT_SOAP_USERNAME: 'ndx-dmt-adapter',
+    DMT_SOAP_PASSWORD: ctx.secret('dmt.soap-password'),
   }),
 };

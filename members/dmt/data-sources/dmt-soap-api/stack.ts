@@ -4,6 +4,9 @@ import type { StackWiring } from '@ndx/stack-wiring';
 export const stackWiring: StackWiring = {
   env: (ctx) => ({
     PUBLIC_URL: ctx.url('dmt-soap-api'),
+    // The WS-Security UsernameToken the DMT adapter (its only caller) signs in with.
+    SOAP_USERNAME: 'ndx-dmt-adapter',
+    SOAP_PASSWORD: ctx.secret('dmt.soap-password'),
   }),
   prepareScript: 'src/seed.ts',
 };

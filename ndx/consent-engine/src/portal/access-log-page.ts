@@ -12,6 +12,14 @@ export interface WithheldFieldView extends AccessFieldView {
   reason: string;
 }
 
+/** What allowed some of the shared fields: one line per consent (or per "the rules"), naming the fields. */
+export interface AllowedByView {
+  /** e.g. "The consent you gave on 1 March 2026 at 09:00 UTC". */
+  text: string;
+  /** Display names of the shared fields it allowed. */
+  fields: string[];
+}
+
 /** One access to the citizen's data, ready to show. */
 export interface AccessView {
   /** The audit record id. */
@@ -24,9 +32,13 @@ export interface AccessView {
   outcomeText: string;
   released: AccessFieldView[];
   withheld: WithheldFieldView[];
-  /** When the consent that allowed it was given, if it was one of the citizen's consents. */
-  consentGrantedAt: string | null;
-  /** Reference for a complaint: the request's trace id. */
+  /** What allowed the shared fields; empty when nothing was shared (or an old record does not say). */
+  allowedBy: AllowedByView[];
+  /** True when NDX asked the citizen for consent to the fields not shared. */
+  consentRequested: boolean;
+  /** Who at the app asked, as the app reported it ("The applicant (you)", "An officer of …"), or null. */
+  askedBy: string | null;
+  /** Reference for a complaint: NDX's own reference for the request. */
   reference: string;
 }
 
@@ -86,15 +98,19 @@ function accessCard(access: AccessView): Raw {
       <dl>
         <dt>Who</dt>
         <dd>${access.consumerName}${access.consumerAgency ? html`, ${access.consumerAgency}` : ''}</dd>
+        ${
+          access.askedBy
+            ? html`<dt>Asked by</dt>
+                <dd>${access.askedBy} <span class="hint">(as the app reported it)</span></dd>`
+            : ''
+        }
         <dt>Why</dt>
         <dd>${access.purposeText}</dd>
         <dt>What happened</dt>
         <dd>
           ${access.outcomeText}${
-            access.consentGrantedAt
-              ? html` <span class="hint"
-                  >Allowed by the consent you gave on ${formatDate(access.consentGrantedAt)}.</span
-                >`
+            access.consentRequested
+              ? html` <span class="hint">You were asked for your consent to the rest.</span>`
               : ''
           }
         </dd>
@@ -102,6 +118,16 @@ function accessCard(access: AccessView): Raw {
           access.released.length > 0
             ? html`<dt>Shared</dt>
                 <dd>${fieldList(access.released, (f) => f.displayName)}</dd>`
+            : ''
+        }
+        ${
+          access.released.length > 0 && access.allowedBy.length > 0
+            ? html`<dt>Allowed by</dt>
+                <dd>
+                  <ul class="allowed-by">
+                    ${access.allowedBy.map((a) => html`<li>${a.text}: ${a.fields.join(', ')}</li>`)}
+                  </ul>
+                </dd>`
             : ''
         }
         ${

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
 import { ApplicationStore } from './applications.ts';
 import { readConfig, type Config } from './config.ts';
+import { createFudiSignIn } from './fudi-sign-in.ts';
 import { OAuthStateStore } from './oauth-states.ts';
 import { createNdxClient } from './ndx-client.ts';
 import { passportRoutes } from './routes.ts';
@@ -31,6 +32,14 @@ export async function buildApp(
     const states = new OAuthStateStore(pool, now, config.PASSPORT_APP_STATE_TTL_SECONDS);
     const applications = new ApplicationStore(pool, now);
     const ndx = createNdxClient(config, logger, now);
+    const fudi = createFudiSignIn({
+      issuer: config.FUDI_ISSUER,
+      clientId: config.PASSPORT_APP_CLIENT_ID,
+      clientSecret: config.PASSPORT_APP_CLIENT_SECRET,
+      redirectUri: `${config.PASSPORT_APP_PUBLIC_URL}/auth/callback`,
+      postLogoutRedirectUri: `${config.PASSPORT_APP_PUBLIC_URL}/`,
+      timeoutMs: Math.min(config.NDX_API_TIMEOUT_MS, 10_000),
+    });
 
     const cleanup = setInterval(() => {
       Promise.all([sessions.deleteExpired(), states.deleteExpired()]).catch((err: unknown) =>
@@ -40,7 +49,7 @@ export async function buildApp(
     cleanup.unref();
 
     const app = httpService({ onClose: async () => clearInterval(cleanup) });
-    await app.register(passportRoutes, { config, sessions, applications, states, ndx, now });
+    await app.register(passportRoutes, { config, sessions, applications, states, ndx, fudi, now });
     return app;
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, type Pool } from '@ndx/service-kit';
 import type { Nic } from '@ndx/contract';
+import type { SignedInUser } from './access-rules.ts';
 import type { Lookup } from './passport-lookup.ts';
 import type { SubmittedForm } from './passport-form.ts';
 
@@ -22,6 +23,8 @@ export interface ApplicationSources {
 export interface Application {
   id: string;
   nic: Nic;
+  /** Who started it (FUDI subject and role); null for applications from before sign-in existed. */
+  startedBy: Pick<SignedInUser, 'subject' | 'role'> | null;
   status: ApplicationStatus;
   form: Partial<SubmittedForm>;
   sources: ApplicationSources;
@@ -33,6 +36,8 @@ export interface Application {
 interface Row {
   id: string;
   nic: string;
+  started_by: string | null;
+  started_by_role: SignedInUser['role'] | null;
   status: ApplicationStatus;
   form: Partial<SubmittedForm>;
   sources: Partial<ApplicationSources>;
@@ -41,11 +46,16 @@ interface Row {
   submitted_at: Date | null;
 }
 
-const COLUMNS = 'id, nic, status, form, sources, created_at, updated_at, submitted_at';
+const COLUMNS =
+  'id, nic, started_by, started_by_role, status, form, sources, created_at, updated_at, submitted_at';
 
 const toApplication = (row: Row): Application => ({
   id: row.id,
   nic: row.nic as Nic,
+  startedBy:
+    row.started_by !== null && row.started_by_role !== null
+      ? { subject: row.started_by, role: row.started_by_role }
+      : null,
   status: row.status,
   form: row.form,
   sources: { consentDecisions: [], ...row.sources },
@@ -56,7 +66,10 @@ const toApplication = (row: Row): Application => ({
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Passport applications in the `die` database; each is visible only to the session that started it. */
+/**
+ * Passport applications in the `die` database. Who may see which is decided by the routes with
+ * `mayProcess` (access-rules.ts): this store only keeps them.
+ */
 export class ApplicationStore {
   readonly #pool: Pool;
   readonly #now: () => Date;
@@ -66,32 +79,38 @@ export class ApplicationStore {
     this.#now = now;
   }
 
-  async create(ownerSessionHash: string, nic: Nic): Promise<Application> {
+  async create(startedBy: Pick<SignedInUser, 'subject' | 'role'>, nic: Nic): Promise<Application> {
     const now = this.#now();
     const { rows } = await this.#pool.query<Row>(
-      `INSERT INTO applications (id, owner_session_hash, nic, status, form, sources, created_at, updated_at)
-       VALUES ($1, $2, $3, 'DRAFT', '{}', $4, $5, $5) RETURNING ${COLUMNS}`,
-      [randomUUID(), ownerSessionHash, nic, JSON.stringify({ consentDecisions: [] }), now],
+      `INSERT INTO applications (id, started_by, started_by_role, nic, status, form, sources, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'DRAFT', '{}', $5, $6, $6) RETURNING ${COLUMNS}`,
+      [randomUUID(), startedBy.subject, startedBy.role, nic, JSON.stringify({ consentDecisions: [] }), now],
     );
     return toApplication(rows[0]!);
   }
 
-  /** The application, if it exists and belongs to this session; otherwise NOT_FOUND (404). */
-  async get(id: string, ownerSessionHash: string): Promise<Application> {
+  /** The application, if it exists; otherwise NOT_FOUND (404). */
+  async get(id: string): Promise<Application> {
     if (!UUID.test(id)) throw new NotFoundError('no such application');
-    const { rows } = await this.#pool.query<Row>(
-      `SELECT ${COLUMNS} FROM applications WHERE id = $1 AND owner_session_hash = $2`,
-      [id, ownerSessionHash],
-    );
+    const { rows } = await this.#pool.query<Row>(`SELECT ${COLUMNS} FROM applications WHERE id = $1`, [id]);
     if (!rows[0]) throw new NotFoundError('no such application');
     return toApplication(rows[0]);
   }
 
-  /** The session's most recent applications, newest first. */
-  async listForSession(ownerSessionHash: string, limit = 10): Promise<Application[]> {
+  /** The most recent applications about a citizen (an applicant's own), newest first. */
+  async listForNic(nic: Nic, limit = 10): Promise<Application[]> {
+    return this.#list('nic = $1', nic, limit);
+  }
+
+  /** The most recent applications someone started (an officer's), newest first. */
+  async listStartedBy(subject: string, limit = 10): Promise<Application[]> {
+    return this.#list('started_by = $1', subject, limit);
+  }
+
+  async #list(condition: string, value: string, limit: number): Promise<Application[]> {
     const { rows } = await this.#pool.query<Row>(
-      `SELECT ${COLUMNS} FROM applications WHERE owner_session_hash = $1 ORDER BY created_at DESC, id LIMIT $2`,
-      [ownerSessionHash, Math.min(Math.max(limit, 1), 100)],
+      `SELECT ${COLUMNS} FROM applications WHERE ${condition} ORDER BY created_at DESC, id LIMIT $2`,
+      [value, Math.min(Math.max(limit, 1), 100)],
     );
     return rows.map(toApplication);
   }

@@ -6,7 +6,7 @@ import {
   type Logger,
 } from '@ndx/service-kit';
 import type { Config } from './config.ts';
-import type { Nic } from '@ndx/contract';
+import { END_USER_HEADER, formatEndUser, type EndUser, type Nic } from '@ndx/contract';
 import {
   failedLookup,
   graphQLResponseSchema,
@@ -19,13 +19,15 @@ import {
 
 /** The passport app's view of NDX: one lookup per call, never throwing for NDX's own failures. */
 export interface NdxClient {
-  lookUp(nic: Nic, trigger: LookupTrigger): Promise<Lookup>;
+  /** Looks the citizen up for the signed-in end user (an applicant or an officer), who NDX is told about. */
+  lookUp(nic: Nic, trigger: LookupTrigger, endUser: EndUser): Promise<Lookup>;
 }
 
 /**
- * Calls the NDX API with the app's own client-credentials token (held only by this server) and the
- * `NDX-Purpose` header. A 401 gets one retry with a fresh token. Anything that stops NDX from
- * answering becomes a FAILED lookup with a problem code, so the officer can still finish by hand.
+ * Calls the NDX API with the app's own client-credentials token (held only by this server), the
+ * `NDX-Purpose` header, and the `NDX-End-User` header naming the signed-in person it asks for (NDX
+ * records it in the audit log). A 401 gets one retry with a fresh token. Anything that stops NDX
+ * from answering becomes a FAILED lookup with a problem code, so the officer can still finish by hand.
  */
 export function createNdxClient(config: Config, logger: Logger, now: () => Date): NdxClient {
   const tokens = createClientCredentialsSource({
@@ -38,12 +40,13 @@ export function createNdxClient(config: Config, logger: Logger, now: () => Date)
   const endpoint = `${config.NDX_API_URL.replace(/\/$/, '')}/graphql`;
 
   return {
-    async lookUp(nic, trigger) {
+    async lookUp(nic, trigger, endUser) {
       try {
-        let answer = await post(endpoint, tokens, config, nic);
+        const asking = formatEndUser(endUser);
+        let answer = await post(endpoint, tokens, config, nic, asking);
         if (answer.unauthenticated) {
           tokens.invalidate();
-          answer = await post(endpoint, tokens, config, nic);
+          answer = await post(endpoint, tokens, config, nic, asking);
         }
         if (answer.unauthenticated) {
           return failedLookup(
@@ -70,13 +73,20 @@ interface Answer {
   body: GraphQLResponse;
 }
 
-async function post(endpoint: string, tokens: AccessTokenSource, config: Config, nic: Nic): Promise<Answer> {
+async function post(
+  endpoint: string,
+  tokens: AccessTokenSource,
+  config: Config,
+  nic: Nic,
+  endUser: string,
+): Promise<Answer> {
   const token = await tokens.getToken();
   const response = await httpCall(endpoint, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
       'ndx-purpose': config.NDX_PURPOSE,
+      [END_USER_HEADER.toLowerCase()]: endUser,
       accept: 'application/graphql-response+json, application/json',
     },
     body: { query: PASSPORT_QUERY, operationName: 'Passport', variables: { nic } },

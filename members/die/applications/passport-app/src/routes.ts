@@ -2,27 +2,33 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { BadRequestError, ConflictError, NdxError, UpstreamError } from '@ndx/service-kit';
+import { BadRequestError, ConflictError, NdxError, NotFoundError, UpstreamError } from '@ndx/service-kit';
+import { parseNic } from '@ndx/contract';
+import { endUserOf, mayProcess, NotOwnNicError, ownNic, type SignedInUser } from './access-rules.ts';
 import type { Application, ApplicationStore } from './applications.ts';
 import type { Config } from './config.ts';
+import type { FudiSignIn } from './fudi-sign-in.ts';
 import type { OAuthStateStore } from './oauth-states.ts';
 import type { NdxClient } from './ndx-client.ts';
-import { parseNic } from '@ndx/contract';
 import { parseSubmission, prefill } from './passport-form.ts';
 import { fieldsWithStatus, type Lookup } from './passport-lookup.ts';
-import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
+import { createSessionGuard } from './session-guard.ts';
+import type { SessionStore, SignedInSession } from './sessions.ts';
+import { signInRoutes } from './sign-in-routes.ts';
 import {
   consentDeclinedPage,
   consentNeededPage,
   errorPage,
   formPage,
+  signInPage,
   startPage,
   submittedPage,
+  type PageContext,
 } from '../views/pages.ts';
 
-export const SESSION_COOKIE = 'die_session';
+export { SESSION_COOKIE } from './session-guard.ts';
 
 export interface PassportRoutesOptions {
   config: Config;
@@ -30,18 +36,8 @@ export interface PassportRoutesOptions {
   applications: ApplicationStore;
   states: OAuthStateStore;
   ndx: NdxClient;
+  fudi: FudiSignIn;
   now: () => Date;
-}
-
-/** The form's CSRF token was missing or wrong, or the session is gone. */
-class CsrfError extends NdxError {
-  constructor() {
-    super(
-      'CSRF_INVALID',
-      'This form has expired or did not come from this site. Go back to the start page and try again.',
-      403,
-    );
-  }
 }
 
 /** The `state` on a consent return is unknown, already used, expired, or belongs to another session. */
@@ -65,11 +61,18 @@ const returnQuery = z.object({
 });
 const manualQuery = z.object({ manual: z.string().optional() });
 
-/** The passport app's pages: start, consent interstitial and return, the pre-filled form, submission. */
+/**
+ * The passport app's pages: sign-in (FUDI), start, consent interstitial and return, the pre-filled
+ * form, submission. Nothing about any citizen is read without a signed-in person: pages redirect to
+ * the sign-in page, forms and the consent return answer 401. An applicant processes applications
+ * for their own NIC only (403 NOT_OWN_NIC to start one for another, 404 for another's); an officer
+ * any. Every NDX lookup names the signed-in person in the NDX-End-User header.
+ */
 export async function passportRoutes(app: FastifyInstance, options: PassportRoutesOptions): Promise<void> {
   const { config, sessions, applications, states, ndx, now } = options;
   const secure = config.PASSPORT_APP_PUBLIC_URL.startsWith('https:');
   const returnUri = `${config.PASSPORT_APP_PUBLIC_URL}/consent/return`;
+  const guard = createSessionGuard(sessions, secure);
 
   await app.register(cookie, { secret: config.PASSPORT_APP_COOKIE_SECRET.split(',').map((s) => s.trim()) });
   await app.register(formbody, { bodyLimit: 64 * 1024 });
@@ -78,8 +81,8 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
     "default-src 'none'",
     "style-src 'self'",
     "img-src 'self'",
-    // Chromium checks form-action along the whole redirect chain of a form post: the consent button
-    // goes to the portal, which sends the citizen on to FUDI to sign in.
+    // Chromium checks form-action along the whole redirect chain of a form post: signing in and out
+    // goes to FUDI, and the consent button goes to the portal, which sends the citizen on to FUDI.
     `form-action 'self' ${config.CONSENT_PORTAL_URL} ${new URL(config.FUDI_ISSUER).origin}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
@@ -93,7 +96,7 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
     return payload;
   });
 
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError | Error, request, reply) => {
     const known = error instanceof NdxError;
     const status = known
       ? error.httpStatus
@@ -108,68 +111,57 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
         : 'The request could not be understood.';
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code, status }, 'request refused');
+    const session = await guard.sessionOf(request).catch(() => undefined);
     return reply
       .status(status)
       .type('text/html; charset=utf-8')
-      .send(errorPage(status, code, message));
+      .send(errorPage(status, code, message, { user: session?.user, csrf: session?.csrfToken }));
   });
 
-  const sessionOf = async (request: FastifyRequest): Promise<Session | undefined> => {
-    const raw = request.cookies[SESSION_COOKIE];
-    if (!raw) return undefined;
-    const unsigned = request.unsignCookie(raw);
-    return unsigned.valid && unsigned.value ? sessions.find(unsigned.value) : undefined;
-  };
-
-  /** The browser's session, started (and its cookie set) when it has none. */
-  const ensureSession = async (request: FastifyRequest, reply: FastifyReply): Promise<Session> => {
-    const existing = await sessionOf(request);
-    if (existing) return existing;
-    const session = await sessions.create();
-    reply.setCookie(SESSION_COOKIE, session.id, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure,
-      signed: true,
-      maxAge: sessions.ttlSeconds,
-    });
-    return session;
-  };
-
-  /** A form post: the session must exist and the form must carry its CSRF token. */
-  const formSession = async (
-    request: FastifyRequest,
-  ): Promise<{ session: Session; body: Record<string, unknown> }> => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('expected a form');
-    const session = await sessionOf(request);
-    if (!session || !csrfMatches(session, body['_csrf'])) throw new CsrfError();
-    return { session, body };
-  };
+  await app.register(signInRoutes, { config, guard, fudi: options.fudi });
 
   const html = (reply: FastifyReply, page: string, status = 200) =>
     reply.status(status).type('text/html; charset=utf-8').send(page);
+  const contextOf = (session: SignedInSession): PageContext & { csrf: string } => ({
+    user: session.user,
+    csrf: session.csrfToken,
+  });
 
+  /** The application, when this person may process it; otherwise NOT_FOUND, as if it did not exist. */
+  const visible = async (user: SignedInUser, id: string): Promise<Application> => {
+    const application = await applications.get(id);
+    if (!mayProcess(user, application.nic)) throw new NotFoundError('no such application');
+    return application;
+  };
   const draft = (application: Application): Application => {
     if (application.status !== 'DRAFT') throw new ConflictError('this application was already submitted');
     return application;
   };
+  /** An applicant's own applications; an officer's the ones they started. */
+  const recentFor = (user: SignedInUser): Promise<Application[]> => {
+    if (user.role === 'officer') return applications.listStartedBy(user.subject);
+    const own = ownNic(user);
+    return own ? applications.listForNic(own) : Promise.resolve([]);
+  };
+  const lookUp = (application: Application, session: SignedInSession, trigger: Lookup['trigger']) =>
+    ndx.lookUp(application.nic, trigger, endUserOf(session.user));
 
   app.get('/assets/app.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
 
   app.get('/', async (request, reply) => {
-    const session = await ensureSession(request, reply);
+    const session = await guard.ensureSession(request, reply);
+    if (!session.user) return html(reply, signInPage({ csrf: session.csrfToken, next: '/' }));
     return html(
       reply,
-      startPage({ csrf: session.csrfToken, recent: await applications.listForSession(session.idHash) }),
+      startPage({ csrf: session.csrfToken, user: session.user, recent: await recentFor(session.user) }),
     );
   });
 
   app.post('/applications', async (request, reply) => {
-    const { session, body } = await formSession(request);
+    const { session, body } = await guard.signedInForm(request);
+    const { user } = session;
     const nic = parseNic(body['nic']);
     if (!nic) {
       const typed = typeof body['nic'] === 'string' ? body['nic'].slice(0, 40) : '';
@@ -177,37 +169,45 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
         reply,
         startPage({
           csrf: session.csrfToken,
+          user,
           nic: typed,
           error: typed.trim()
             ? 'Enter a NIC number in one of the two formats.'
             : 'Enter the applicant’s NIC number.',
-          recent: await applications.listForSession(session.idHash),
+          recent: await recentFor(user),
         }),
         400,
       );
     }
-    const application = await applications.create(session.idHash, nic);
-    await applications.saveLookup(application.id, await ndx.lookUp(nic, 'START'));
+    if (!mayProcess(user, nic)) {
+      request.log.warn({ code: 'NOT_OWN_NIC' }, 'an applicant tried to start an application for another NIC');
+      throw new NotOwnNicError(user);
+    }
+    const application = await applications.create(user, nic);
+    await applications.saveLookup(application.id, await lookUp(application, session, 'START'));
     return reply.redirect(`/applications/${application.id}`, 303);
   });
 
   app.get('/applications/:id', async (request, reply) => {
-    const session = await ensureSession(request, reply);
+    const session = await guard.pageSession(request, reply);
+    if (!session) return reply;
     const { id } = idParams.parse(request.params);
     const { manual } = manualQuery.parse(request.query);
-    const application = await applications.get(id, session.idHash);
-    if (application.status === 'SUBMITTED') return html(reply, submittedPage(application));
+    const application = await visible(session.user, id);
+    if (application.status === 'SUBMITTED')
+      return html(reply, submittedPage(application, contextOf(session)));
     const lookup = application.sources.lookup;
     if (manual === undefined && lookup && needsConsentStep(application, lookup)) {
       return html(
         reply,
-        consentNeededPage(application, session.csrfToken, fieldsWithStatus(lookup, 'CONSENT_REQUIRED')),
+        consentNeededPage(application, fieldsWithStatus(lookup, 'CONSENT_REQUIRED'), contextOf(session)),
       );
     }
     return html(
       reply,
       formPage({
         application,
+        user: session.user,
         csrf: session.csrfToken,
         prefill: prefill(lookup),
         declined: declined(application),
@@ -216,23 +216,24 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
   });
 
   app.get('/applications/:id/declined', async (request, reply) => {
-    const session = await ensureSession(request, reply);
+    const session = await guard.pageSession(request, reply);
+    if (!session) return reply;
     const { id } = idParams.parse(request.params);
-    return html(reply, consentDeclinedPage(await applications.get(id, session.idHash)));
+    return html(reply, consentDeclinedPage(await visible(session.user, id), contextOf(session)));
   });
 
   app.post('/applications/:id/refresh', async (request, reply) => {
-    const { session } = await formSession(request);
+    const { session } = await guard.signedInForm(request);
     const { id } = idParams.parse(request.params);
-    const application = draft(await applications.get(id, session.idHash));
-    await applications.saveLookup(application.id, await ndx.lookUp(application.nic, 'REFRESH'));
+    const application = draft(await visible(session.user, id));
+    await applications.saveLookup(application.id, await lookUp(application, session, 'REFRESH'));
     return reply.redirect(`/applications/${application.id}`, 303);
   });
 
   app.post('/applications/:id/consent', async (request, reply) => {
-    const { session } = await formSession(request);
+    const { session } = await guard.signedInForm(request);
     const { id } = idParams.parse(request.params);
-    const application = draft(await applications.get(id, session.idHash));
+    const application = draft(await visible(session.user, id));
     const consent = application.sources.lookup?.consent;
     if (!consent) {
       throw new ConflictError(
@@ -252,16 +253,16 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
 
   app.get('/consent/return', async (request, reply) => {
     const query = returnQuery.parse(request.query);
-    const session = await sessionOf(request);
-    const redeemed = await states.redeem(query.state, session?.idHash);
-    if (!session || !redeemed) throw new StateInvalidError();
+    const session = await guard.signedIn(request);
+    const redeemed = await states.redeem(query.state, session.idHash);
+    if (!redeemed) throw new StateInvalidError();
     if (query.consent_id !== redeemed.consentId) {
       throw new BadRequestError('The consent portal returned a different consent than the one asked for.');
     }
     if (query.status !== 'ACTIVE' && query.status !== 'REJECTED') {
       throw new BadRequestError('The consent portal returned no decision.');
     }
-    const application = draft(await applications.get(redeemed.applicationId, session.idHash));
+    const application = draft(await visible(session.user, redeemed.applicationId));
     await applications.recordConsentDecision(application.id, {
       consentId: redeemed.consentId,
       status: query.status,
@@ -272,14 +273,14 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
       'citizen returned from the consent portal',
     );
     if (query.status === 'REJECTED') return reply.redirect(`/applications/${application.id}/declined`, 303);
-    await applications.saveLookup(application.id, await ndx.lookUp(application.nic, 'CONSENT_RETURN'));
+    await applications.saveLookup(application.id, await lookUp(application, session, 'CONSENT_RETURN'));
     return reply.redirect(`/applications/${application.id}`, 303);
   });
 
   app.post('/applications/:id/submit', async (request, reply) => {
-    const { session, body } = await formSession(request);
+    const { session, body } = await guard.signedInForm(request);
     const { id } = idParams.parse(request.params);
-    const application = draft(await applications.get(id, session.idHash));
+    const application = draft(await visible(session.user, id));
     const lookup = application.sources.lookup;
     const result = parseSubmission(body, lookup, now());
     if (!result.ok) {
@@ -287,6 +288,7 @@ export async function passportRoutes(app: FastifyInstance, options: PassportRout
         reply,
         formPage({
           application,
+          user: session.user,
           csrf: session.csrfToken,
           prefill: prefill(lookup),
           values: result.values,

@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '@ndx/service-kit';
+import type { SignedInUser } from '../src/access-rules.ts';
 import type { Application } from '../src/applications.ts';
 import { NIC_FORMAT } from '@ndx/contract';
 import {
@@ -25,8 +26,31 @@ const NDX_FIELD_LABELS: Record<NdxField, string> = {
   'birthInfo.district': 'district of birth',
 };
 
-/** The page frame: skip link, header, one main landmark, stylesheet (no scripts). */
-export function layout(title: string, body: SafeHtml): string {
+const csrfInput = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}" />`;
+
+/** Who is signed in, for the page header (with the CSRF token of the sign-out form). */
+export interface PageContext {
+  user?: SignedInUser | undefined;
+  csrf?: string | undefined;
+}
+
+const ROLE_LABEL = { applicant: 'applicant', officer: 'DIE officer' } as const;
+
+function userBar(ctx: PageContext): SafeHtml | string {
+  if (!ctx.user || !ctx.csrf) return '';
+  const { user } = ctx;
+  return html`<div class="user">
+    <span data-signed-in="${user.role}"
+      >Signed in as ${user.name ?? user.subject} (${user.subject}), ${ROLE_LABEL[user.role]}</span
+    >
+    <form class="inline" method="post" action="/auth/sign-out">
+      ${csrfInput(ctx.csrf)}<button class="link" type="submit">Sign out</button>
+    </form>
+  </div>`;
+}
+
+/** The page frame: skip link, header (with who is signed in), one main landmark, stylesheet (no scripts). */
+export function layout(title: string, body: SafeHtml, ctx: PageContext = {}): string {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -42,6 +66,7 @@ export function layout(title: string, body: SafeHtml): string {
             <a class="brand" href="/">Passport application</a>
             <span class="agency">Department of Immigration and Emigration</span>
           </div>
+          ${userBar(ctx)}
         </header>
         <main id="main" tabindex="-1">${body}</main>
         <footer>
@@ -52,25 +77,58 @@ export function layout(title: string, body: SafeHtml): string {
     </html>`.value;
 }
 
-const csrfInput = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}" />`;
+export interface SignInPageView {
+  csrf: string;
+  /** The app path to return to after signing in. */
+  next: string;
+  /** Shown above the form, e.g. after signing out. */
+  notice?: string;
+}
+
+/** The page for anyone not signed in: nothing about any citizen is shown or fetched before FUDI sign-in. */
+export function signInPage(view: SignInPageView): string {
+  return layout(
+    'Sign in',
+    html`<h1>Apply for a passport</h1>
+      ${view.notice ? html`<div class="notice success" role="status"><p>${view.notice}</p></div>` : ''}
+      <div class="card">
+        <p class="lead">
+          Sign in with FUDI, Farajaland’s national digital identity, using your NIC number and password. You
+          can then apply for your own passport; the details the form needs are fetched from the national
+          registries through NDX, with your consent.
+        </p>
+        <p>DIE officers sign in with their own FUDI account to process applications.</p>
+        <form method="post" action="/auth/sign-in">
+          ${csrfInput(view.csrf)}
+          <input type="hidden" name="next" value="${view.next}" />
+          <div class="actions"><button type="submit">Sign in with FUDI</button></div>
+        </form>
+      </div>`,
+  );
+}
 
 export interface StartPageView {
   csrf: string;
+  user: SignedInUser;
   nic?: string;
   error?: string;
   recent: Application[];
 }
 
-/** Start page: enter the applicant's NIC. */
+/** Start page: an applicant starts their own application, an officer enters the applicant's NIC. */
 export function startPage(view: StartPageView): string {
   const describedBy = view.error ? 'nic-hint nic-error' : 'nic-hint';
+  const officer = view.user.role === 'officer';
   return layout(
     'Start an application',
     html`<h1>Start a passport application</h1>
       <div class="card">
         <p class="lead">
-          Enter the applicant’s National Identity Card number. The details the form needs are then fetched
-          from the national registries through NDX, with the applicant’s consent.
+          ${
+            officer
+              ? 'Enter the applicant’s National Identity Card number. The details the form needs are then fetched from the national registries through NDX, with the applicant’s consent.'
+              : 'Apply for your own passport with your National Identity Card number. The details the form needs are then fetched from the national registries through NDX, with your consent.'
+          }
         </p>
         <form method="post" action="/applications" novalidate>
           ${csrfInput(view.csrf)}
@@ -83,7 +141,7 @@ export function startPage(view: StartPageView): string {
               type="text"
               id="nic"
               name="nic"
-              value="${view.nic ?? ''}"
+              value="${view.nic ?? (officer ? '' : view.user.subject)}"
               inputmode="text"
               autocomplete="off"
               spellcheck="false"
@@ -99,7 +157,7 @@ export function startPage(view: StartPageView): string {
       ${
         view.recent.length > 0
           ? html`<div class="card">
-              <h2>Applications in this session</h2>
+              <h2>${officer ? 'Applications you started' : 'Your applications'}</h2>
               <table class="list">
                 <thead>
                   <tr>
@@ -122,6 +180,7 @@ export function startPage(view: StartPageView): string {
             </div>`
           : ''
       }`,
+    { user: view.user, csrf: view.csrf },
   );
 }
 
@@ -133,7 +192,13 @@ function fieldsByAgency(fields: NdxField[]): [Agency, NdxField[]][] {
 }
 
 /** The interstitial before the citizen is sent to the consent portal. */
-export function consentNeededPage(application: Application, csrf: string, waiting: NdxField[]): string {
+export function consentNeededPage(
+  application: Application,
+  waiting: NdxField[],
+  ctx: PageContext & { csrf: string },
+): string {
+  const { csrf } = ctx;
+  const officer = ctx.user?.role === 'officer';
   return layout(
     'The applicant’s consent is needed',
     html`<h1>The applicant’s consent is needed</h1>
@@ -154,7 +219,8 @@ export function consentNeededPage(application: Application, csrf: string, waitin
         <h2>What happens next</h2>
         <ol>
           <li>
-            The applicant is taken to the NDX consent portal and signs in with their own NIC and password.
+            The applicant is taken to the NDX consent portal and signs in there with their own NIC and
+            password.
           </li>
           <li>
             The portal shows who is asking, why (a passport application) and exactly which details. The
@@ -162,7 +228,13 @@ export function consentNeededPage(application: Application, csrf: string, waitin
           </li>
           <li>They are brought back here and the form is filled in with what they agreed to share.</li>
         </ol>
-        <p>Hand the device to the applicant for this step. Officers never see the applicant’s password.</p>
+        ${
+          officer
+            ? html`<p>
+                Hand the device to the applicant for this step. Officers never see the applicant’s password.
+              </p>`
+            : ''
+        }
         <div class="actions">
           <form class="inline" method="post" action="/applications/${application.id}/consent">
             ${csrfInput(csrf)}
@@ -173,11 +245,12 @@ export function consentNeededPage(application: Application, csrf: string, waitin
           >
         </div>
       </div>`,
+    ctx,
   );
 }
 
-/** Shown when the citizen declined to share; the officer continues by hand. */
-export function consentDeclinedPage(application: Application): string {
+/** Shown when the citizen declined to share; the form is continued by hand. */
+export function consentDeclinedPage(application: Application, ctx: PageContext): string {
   return layout(
     'The applicant did not agree to share',
     html`<h1>The applicant did not agree to share their details</h1>
@@ -196,11 +269,13 @@ export function consentDeclinedPage(application: Application): string {
           <a class="button" href="/applications/${application.id}?manual=1">Complete the form by hand</a>
         </div>
       </div>`,
+    ctx,
   );
 }
 
 export interface FormPageView {
   application: Application;
+  user: SignedInUser;
   csrf: string;
   prefill: Record<FormFieldKey, Prefill>;
   /** The officer's values after a failed submit (otherwise the prefill values are used). */
@@ -236,6 +311,7 @@ export function formPage(view: FormPageView): string {
         ${FORM_FIELDS.map((spec) => fieldBlock(spec, prefill[spec.key], view.values?.[spec.key], errors[spec.key], view.declined))}
         <div class="actions"><button type="submit">Submit application</button></div>
       </form>`,
+    { user: view.user, csrf: view.csrf },
   );
 }
 
@@ -422,7 +498,7 @@ function input(spec: (typeof FORM_FIELDS)[number], value: string, attrs: SafeHtm
 const PROVENANCE_TEXT = { RGD: 'from RGD', DRP: 'from DRP', OFFICER: 'entered by the officer' } as const;
 
 /** Confirmation of a submitted application, with the provenance of every value. */
-export function submittedPage(application: Application): string {
+export function submittedPage(application: Application, ctx: PageContext): string {
   return layout(
     'Application submitted',
     html`<div class="notice success" role="status">
@@ -448,22 +524,30 @@ export function submittedPage(application: Application): string {
           })}
         </dl>
       </div>
-      <p><a class="button" href="/">Start another application</a></p>`,
+      <p><a class="button" href="/">Back to the start page</a></p>`,
+    ctx,
   );
 }
 
 /** An error page that names the stable code (for support) and says what to do. */
-export function errorPage(status: number, code: string, message: string): string {
+export function errorPage(status: number, code: string, message: string, ctx: PageContext = {}): string {
   const title =
-    status === 404 ? 'Not found' : status >= 500 ? 'Something went wrong' : 'This request was refused';
+    status === 401
+      ? 'Sign in first'
+      : status === 404
+        ? 'Not found'
+        : status >= 500
+          ? 'Something went wrong'
+          : 'This request was refused';
   return layout(
     title,
     html`<h1>${title}</h1>
       <div class="card" data-error-code="${code}">
         <p>${message}</p>
         <p class="hint">Code <span class="code">${code}</span> · HTTP ${status}</p>
-        <p><a href="/">Back to the start page</a></p>
+        <p><a href="/">${status === 401 ? 'Sign in' : 'Back to the start page'}</a></p>
       </div>`,
+    ctx,
   );
 }
 

@@ -33,12 +33,16 @@ const registrationNumberRule = {
   description: 'a registration number: letters and digits with at most one dash, e.g. CAB-1234',
 };
 
-/** Builds the DMT adapter: GraphQL vehicles answered by the legacy SOAP service, FUDI JWT inbound. */
+/**
+ * Builds the DMT adapter: GraphQL vehicles answered by the legacy SOAP service; FUDI JWT inbound,
+ * a WS-Security UsernameToken (PasswordDigest) outbound.
+ */
 export async function buildApp(config: Config, logger: Logger): Promise<FastifyInstance> {
   const dmt = soapSource({
     name: 'dmt-soap-api',
     url: config.DMT_SOAP_URL,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    usernameToken: { username: config.DMT_SOAP_USERNAME, password: config.DMT_SOAP_PASSWORD },
   });
   return createAdapter({
     name: SERVICE_NAME,

@@ -20,6 +20,10 @@ export const configSchema = z.object({
     ),
   /** The DMT legacy SOAP endpoint; its WSDL is at `${DMT_SOAP_URL}?wsdl`. */
   DMT_SOAP_URL: configFields.url().default('http://127.0.0.1:9093/vehicles'),
+  /** The WS-Security UsernameToken (PasswordDigest) sent on every SOAP call: username… */
+  DMT_SOAP_USERNAME: z.string().min(1).default('ndx-dmt-adapter'),
+  /** …and password (in the stack `ctx.secret('dmt.soap-password')`, the SOAP service's SOAP_PASSWORD). */
+  DMT_SOAP_PASSWORD: configFields.secret(16),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3_000),
 });
 

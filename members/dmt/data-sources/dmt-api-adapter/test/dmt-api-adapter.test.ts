@@ -1,15 +1,21 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT } from 'jose';
 import pg from 'pg';
-import { createClientAsync, type Client } from 'soap';
+import { createClientAsync, WSSecurity, type Client } from 'soap';
 import { buildApp as buildSoapApp } from '@ndx/dmt-soap-api';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/identity-provider/testing';
 import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { readConfig as readSoapConfig } from '@ndx/dmt-soap-api/config';
-import { fixtureClasses, fixtureVehicles, insertFixtureVehicles } from '@ndx/dmt-soap-api/testing';
+import {
+  fixtureClasses,
+  fixtureVehicles,
+  insertFixtureVehicles,
+  testSoapCredentials,
+} from '@ndx/dmt-soap-api/testing';
 import { buildApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
 import { sdl } from '../src/schema.ts';
@@ -26,7 +32,13 @@ const upstreams: Server[] = [];
 
 async function startAdapter(env: Record<string, string> = {}): Promise<string> {
   const app = await buildApp(
-    readConfig({ FUDI_ISSUER: fudi.issuer, DMT_SOAP_URL: `${soapUrl}/vehicles`, ...env }),
+    readConfig({
+      FUDI_ISSUER: fudi.issuer,
+      DMT_SOAP_URL: `${soapUrl}/vehicles`,
+      DMT_SOAP_USERNAME: testSoapCredentials.username,
+      DMT_SOAP_PASSWORD: testSoapCredentials.password,
+      ...env,
+    }),
     testLogger(),
   );
   started.push(app);
@@ -61,31 +73,53 @@ async function graphql(
 /** A real HTTP server on loopback standing in for a misbehaving SOAP service: serves the real WSDL, then misbehaves on POST. */
 async function startMisbehavingSoap(
   onPost: (respond: (status: number, body: string) => void, headers: IncomingHttpHeaders) => void,
-): Promise<{ url: string; received: IncomingHttpHeaders[] }> {
+): Promise<{ url: string; received: IncomingHttpHeaders[]; bodies: string[] }> {
   const wsdl = await (await fetch(`${soapUrl}/vehicles?wsdl`)).text();
   const received: IncomingHttpHeaders[] = [];
+  const bodies: string[] = [];
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'text/xml' }).end(wsdl);
       return;
     }
     received.push(req.headers);
-    req.resume();
-    onPost((status, body) => {
-      if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/xml' }).end(body);
-    }, req.headers);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
+      onPost((status, body) => {
+        if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/xml' }).end(body);
+      }, req.headers);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   upstreams.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/vehicles`, received };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/vehicles`,
+    received,
+    bodies,
+  };
 }
 
 beforeAll(async () => {
   db = await createTestDatabase('dmt_adapter');
-  soapService = await buildSoapApp(readSoapConfig({ DATABASE_URL: db.url }), testLogger());
+  soapService = await buildSoapApp(
+    readSoapConfig({
+      DATABASE_URL: db.url,
+      SOAP_USERNAME: testSoapCredentials.username,
+      SOAP_PASSWORD: testSoapCredentials.password,
+    }),
+    testLogger(),
+  );
   soapUrl = await soapService.listen({ port: 0, host: '127.0.0.1' });
   await insertFixtureVehicles(db.url);
   soapClient = await createClientAsync(`${soapUrl}/vehicles?wsdl`);
+  soapClient.setSecurity(
+    new WSSecurity(testSoapCredentials.username, testSoapCredentials.password, {
+      passwordType: 'PasswordDigest',
+      hasTimeStamp: false,
+    }),
+  );
   fudi = await startTestIdentityProvider();
   const oe = await fudi.addServiceClient({
     clientId: 'orchestration-engine',
@@ -357,5 +391,78 @@ describe('DMT adapter: upstream failures are PROVIDER_ERROR, never a silent null
   it('is ready when the SOAP service answers its WSDL', async () => {
     const ready = await fetch(`${adapterUrl}/ready`);
     expect(ready.status).toBe(200);
+  });
+});
+
+describe('DMT adapter: WS-Security UsernameToken towards the legacy SOAP service', () => {
+  const WSSE = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd';
+  const DIGEST_TYPE =
+    'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest';
+
+  /** The UsernameToken of a SOAP request body, read with plain regexes (independent of any SOAP code). */
+  function usernameTokenOf(xml: string) {
+    const element = (name: string) => new RegExp(`<([\\w-]+:)?${name}(\\s[^>]*)?>([^<]*)</`).exec(xml);
+    const password = element('Password');
+    return {
+      securityNamespace: /<([\w-]+:)?Security\s[^>]*xmlns:wsse="([^"]+)"/.exec(xml)?.[2],
+      username: element('Username')?.[3],
+      passwordType: /Type="([^"]+)"/.exec(password?.[2] ?? '')?.[1],
+      digest: password?.[3],
+      nonce: element('Nonce')?.[3],
+      created: element('Created')?.[3],
+    };
+  }
+
+  it('sends a UsernameToken with a PasswordDigest of a fresh nonce and Created on every SOAP call', async () => {
+    const recorder = await startMisbehavingSoap((respond) => respond(503, ''));
+    const url = await startAdapter({ DMT_SOAP_URL: recorder.url });
+    await graphql(url, '{ vehicle(regNo: "CAB-1234") { make } }');
+    await graphql(url, '{ vehicleClasses { classCode } }');
+    expect(recorder.bodies).toHaveLength(2);
+    const tokens = recorder.bodies.map(usernameTokenOf);
+    for (const token of tokens) {
+      expect(token.securityNamespace).toBe(WSSE);
+      expect(token.username).toBe(testSoapCredentials.username);
+      expect(token.passwordType).toBe(DIGEST_TYPE);
+      expect(Buffer.from(token.nonce!, 'base64')).toHaveLength(16);
+      expect(Math.abs(Date.parse(token.created!) - Date.now())).toBeLessThan(60_000);
+      // PasswordDigest = Base64(SHA-1(nonce + created + password)); the password itself never travels.
+      const expected = createHash('sha1')
+        .update(
+          Buffer.concat([
+            Buffer.from(token.nonce!, 'base64'),
+            Buffer.from(token.created!, 'utf8'),
+            Buffer.from(testSoapCredentials.password, 'utf8'),
+          ]),
+        )
+        .digest('base64');
+      expect(token.digest).toBe(expected);
+    }
+    expect(tokens[0]!.nonce).not.toBe(tokens[1]!.nonce);
+    expect(recorder.bodies.join('')).not.toContain(testSoapCredentials.password);
+  });
+
+  it('maps a wrong SOAP password to PROVIDER_ERROR with fault code wsse:FailedAuthentication, no vehicle data', async () => {
+    const url = await startAdapter({ DMT_SOAP_PASSWORD: 'not-the-password-0123456789' });
+    const { body } = await graphql(url, '{ vehicle(regNo: "CAB-1234") { make } }');
+    expect(body.data).toEqual({ vehicle: null });
+    expect(body.errors?.[0]?.extensions).toMatchObject({
+      code: 'PROVIDER_ERROR',
+      reason: 'fault',
+      faultCode: 'wsse:FailedAuthentication',
+      upstreamStatus: 500,
+      source: 'dmt-soap-api',
+    });
+  });
+
+  it('answers many calls in a row with the right password (each nonce is new)', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => graphql(adapterUrl, '{ vehicle(regNo: "BUS-3310") { model } }')),
+    );
+    for (const { body } of answers) expect(body).toEqual({ data: { vehicle: { model: 'Viking' } } });
+  });
+
+  it('refuses to start without a SOAP password, naming the setting', () => {
+    expect(() => readConfig({ FUDI_ISSUER: fudi.issuer })).toThrow(/DMT_SOAP_PASSWORD/);
   });
 });

@@ -3,6 +3,8 @@ import { listen, type IServices, type Server as SoapServer } from 'soap';
 import { isCanonicalNic } from '@ndx/contract';
 import type { Logger } from '@ndx/service-kit';
 import type { vehicleRegistry } from './vehicle-registry.ts';
+import { parseSoapEnvelope } from './envelope.ts';
+import { WSSE_NS, type WssFailure } from './ws-security.ts';
 import { SERVICE_PATH, VEHICLE_REGISTRY_NS, vehicleRegistryWsdl } from './wsdl.ts';
 
 /** e.g. CAB-1234: letters and digits, optionally one dash. */
@@ -79,13 +81,16 @@ function vehicleRegistryServices(registry: Registry, logger: Logger): IServices 
   };
 }
 
-/** A fault envelope for requests the SOAP layer could not even parse. */
-function clientFaultEnvelope(message: string): string {
+/**
+ * A SOAP 1.1 fault envelope this endpoint writes itself (requests refused before the SOAP layer sees
+ * them); `wsse` is declared so WS-Security fault codes are proper QNames.
+ */
+function faultEnvelope(faultCode: string, errorCode: string, message: string): string {
   const escaped = message.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
   return (
-    '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">' +
-    `<soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>${escaped}</faultstring>` +
-    `<detail><VehicleRegistryFault xmlns="${VEHICLE_REGISTRY_NS}"><ErrorCode>MALFORMED_REQUEST</ErrorCode>` +
+    '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" ' +
+    `xmlns:wsse="${WSSE_NS}"><soap:Body><soap:Fault><faultcode>${faultCode}</faultcode><faultstring>${escaped}</faultstring>` +
+    `<detail><VehicleRegistryFault xmlns="${VEHICLE_REGISTRY_NS}"><ErrorCode>${errorCode}</ErrorCode>` +
     `<Message>${escaped}</Message></VehicleRegistryFault></detail></soap:Fault></soap:Body></soap:Envelope>`
   );
 }
@@ -105,13 +110,15 @@ async function createSoapServer(services: IServices): Promise<SoapServer> {
 
 /**
  * Registers the SOAP endpoint on the service: GET /vehicles?wsdl (the WSDL, its address set to
- * publicUrl or to the Host the client used) and POST /vehicles (SOAP 1.1 requests).
+ * publicUrl or to the Host the client used; public) and POST /vehicles (SOAP 1.1 requests, each
+ * answered only when `authenticate` accepts it, else with its WS-Security fault).
  */
 export async function registerSoapEndpoint(
   app: FastifyInstance,
   registry: Registry,
   logger: Logger,
   publicUrl: string | undefined,
+  authenticate: (envelope: Element) => Promise<WssFailure | undefined>,
 ): Promise<void> {
   const soap = await createSoapServer(vehicleRegistryServices(registry, logger));
   soap.on('request', (_request: unknown, operation: string) => logger.info({ operation }, 'SOAP request'));
@@ -141,11 +148,24 @@ export async function registerSoapEndpoint(
   app.post(SERVICE_PATH, async (request, reply) => {
     const xml = typeof request.body === 'string' ? request.body : '';
     reply.type('text/xml; charset=utf-8');
-    const malformed = () =>
-      reply
+    const malformed = (message = 'the request is not a SOAP envelope this service understands') =>
+      reply.status(500).send(faultEnvelope('soap:Client', 'MALFORMED_REQUEST', message));
+    const parsed = parseSoapEnvelope(xml);
+    if ('refused' in parsed) return malformed(parsed.refused);
+    // Every operation: no vehicle data without a valid WS-Security UsernameToken.
+    let refused: WssFailure | undefined;
+    try {
+      refused = await authenticate(parsed.envelope);
+    } catch (err) {
+      logger.error({ err }, 'WS-Security check failed');
+      return reply
         .status(500)
-        .send(clientFaultEnvelope('the request is not a SOAP envelope this service understands'));
-    if (!/^\s*(<\?xml[^>]*\?>\s*)?<([\w-]+:)?Envelope[\s>]/.test(xml)) return malformed();
+        .send(faultEnvelope('soap:Server', 'INTERNAL_ERROR', 'the vehicle registry could not answer'));
+    }
+    if (refused) {
+      logger.warn({ faultCode: refused.faultCode, errorCode: refused.errorCode }, 'SOAP request refused');
+      return reply.status(500).send(faultEnvelope(refused.faultCode, refused.errorCode, refused.message));
+    }
     const answer = await soap.processRequest(xml, {
       method: 'POST',
       url: SERVICE_PATH,

@@ -48,3 +48,9 @@ export async function insertFixtureVehicles(databaseUrl: string): Promise<void> 
     await client.end();
   }
 }
+
+/** The WS-Security UsernameToken credentials the DMT tests configure on both sides. */
+export const testSoapCredentials = {
+  username: 'ndx-dmt-adapter',
+  password: 'test-dmt-soap-password-0123456789',
+} as const;
