@@ -23,7 +23,7 @@ import { NdxError } from '@ndx/service-kit';
 import { leavesByDataSubject, withCanonicalSubjects } from '../src/data-subjects.ts';
 import { loadFlConfig } from '../src/fl-config.ts';
 import type { ConsentClient, PolicyClient } from '../src/gate-clients.ts';
-import { gateQuery, GateUnavailableError } from '../src/gating.ts';
+import { fieldOfLeaf, gateQuery, GateUnavailableError } from '../src/gating.ts';
 import { createQueryPlanner } from '../src/planner.ts';
 import type { PlannedLeaf, QueryPlan } from '../src/query-plan.ts';
 import { loadUnifiedSchema } from '../src/schema.ts';
@@ -91,7 +91,7 @@ function ndxErrorOf(run: () => unknown): NdxError {
 const DECIDED_AT = '2030-01-01T00:00:00.000Z';
 const REASON_OF: Record<PolicyDecision, PolicyDecisionReason> = {
   PERMIT: 'PERMITTED',
-  DENY: 'FORBIDDEN',
+  DENY: 'POLICY_FORBIDS',
   CONSENT_REQUIRED: 'CONSENT_REQUIRED',
 };
 
@@ -133,6 +133,9 @@ function fakeConsent(consented: Record<string, string[]>) {
         covered: missingFields.length === 0,
         ...(active ? { consentId: `active-${request.citizenId}` } : {}),
         consentIds: active ? [`active-${request.citizenId}`] : [],
+        coveredBy: request.fields
+          .filter((f) => covered.has(fieldKey(f)))
+          .map((f) => ({ ...fieldRefOf(f), consentId: `active-${request.citizenId}` })),
         missingFields,
       });
     },
@@ -447,6 +450,11 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
     const subjects = Object.fromEntries(
       result.subjects.map((s) => [s.subjectId, { ...s, leafIds: [...s.leafIds].sort() }]),
     );
+    // Each released field is credited to the consent of its own citizen, and nothing withheld is credited.
+    const allowedByConsent = (leafIds: number[], consentId: string) =>
+      new Map(
+        leafIds.map((id) => [fieldKey(fieldOfLeaf(p.leaves[id]!)), { basis: 'consent', consentId }] as const),
+      );
     expect(subjects).toEqual({
       [AMARA]: {
         subjectId: AMARA,
@@ -455,6 +463,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
         policyVersion: '7',
         consentId: `active-${AMARA}`,
         pendingConsent: undefined,
+        allowedBy: allowedByConsent(idsUnder(p, 'a'), `active-${AMARA}`),
       },
       [BWALYA]: {
         subjectId: BWALYA,
@@ -466,6 +475,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
           consentId: `pending-${BWALYA}`,
           consentPortalUrl: `https://ce.test/consent/pending-${BWALYA}`,
         },
+        allowedBy: allowedByConsent(bwalyaReleased, `active-${BWALYA}`),
       },
       [CHIPO]: {
         subjectId: CHIPO,
@@ -477,6 +487,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
           consentId: `pending-${CHIPO}`,
           consentPortalUrl: `https://ce.test/consent/pending-${CHIPO}`,
         },
+        allowedBy: new Map(),
       },
     });
   });
@@ -507,21 +518,23 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
     });
     const everyone = { [AMARA]: ALL_PERSON_FIELDS, [BWALYA]: ALL_PERSON_FIELDS, [CHIPO]: ALL_PERSON_FIELDS };
     const result = await gate(p, policy, fakeConsent(everyone));
-    const forbidden = {
+    const forbidden = (reason: string) => ({
       reason: 'FORBIDDEN',
       code: 'FORBIDDEN',
       message: 'policy does not allow this consumer to read this field for this purpose',
-    };
+      extensions: { reason },
+    });
+    // Bwalya's address was forbidden by a policy; Amara's name was never granted (the PDP left it out).
     expect(
       Object.fromEntries([...result.withheld].map(([id, w]) => [p.leaves[id]!.unifiedPath.join('.'), w])),
-    ).toEqual({ 'a.name': forbidden, 'b.address': forbidden });
+    ).toEqual({ 'a.name': forbidden('NOT_GRANTED'), 'b.address': forbidden('POLICY_FORBIDS') });
     const everythingElse = p.leaves
       .filter((l) => !['a.name', 'b.address'].includes(l.unifiedPath.join('.')))
       .map((l) => l.id);
     expect([...result.released].sort()).toEqual(everythingElse.sort());
   });
 
-  it('a field the PDP does not mention is DENY: FORBIDDEN, and the CE is not asked about it', async () => {
+  it('a field the PDP does not mention is FORBIDDEN (NOT_GRANTED), and the CE is not asked about it', async () => {
     const p = plan(`{ personInfo(nic: "${AMARA}") { name address sex } }`);
     const policy = fakePolicy((_s, f) =>
       f.field === 'person.permanentAddress' ? undefined : 'CONSENT_REQUIRED',
@@ -532,6 +545,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       reason: 'FORBIDDEN',
       code: 'FORBIDDEN',
       message: 'policy does not allow this consumer to read this field for this purpose',
+      extensions: { reason: 'NOT_GRANTED' },
     });
     expect([...result.withheld.keys()]).toEqual([leafAt(p, 'personInfo.address').id]);
     expect([...result.released].sort()).toEqual(
@@ -552,6 +566,7 @@ describe('gateQuery: one query, several citizens, each decided alone', () => {
       reason: 'FORBIDDEN',
       code: 'FORBIDDEN',
       message: 'this field needs a citizen’s consent, and the query names no citizen',
+      extensions: { reason: 'POLICY_FORBIDS' },
     });
     expect([...result.withheld.keys()]).toEqual([leafAt(p, 'vehicle.make').id]);
     expect([...result.released].sort()).toEqual(
