@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * ndx-audit: operators' tools for the audit log (database ndx_audit, URL in DATABASE_URL).
- *   ndx-audit verify [--from ID]       walk the hash chain; exit 0 intact, 1 broken
- *   ndx-audit export --citizen NIC     every record about one citizen, JSON lines, oldest first
- *   ndx-audit head                     the chain head (last id and hash), to anchor elsewhere
+ *   ndx-audit verify [--chain ID [--from N]]  walk every hash chain (or one); exit 0 intact, 1 broken
+ *   ndx-audit export --citizen NIC            every record about one citizen, JSON lines, oldest first
+ *   ndx-audit head                            each chain's head (last place and hash), to anchor elsewhere
  * Exit 2 on bad usage or when the database cannot be reached.
  * `runAuditCli` is the same program as a function (the root `ndx audit` command calls it).
  */
@@ -12,13 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NdxError } from '@ndx/service-kit';
-import { chainHead, exportCitizenRecords, requireNic } from './query.ts';
+import { chainHeads, exportCitizenRecords, requireNic } from './query.ts';
 import { verifyChain } from './verify.ts';
 
 const usage = (name: string) => `usage (DATABASE_URL must point at the ndx_audit database):
-  ${name} verify [--from ID]     walk the hash chain and report the first broken link
-  ${name} export --citizen NIC   print every record about a citizen as JSON lines
-  ${name} head                   print the chain head (last id and hash)`;
+  ${name} verify [--chain ID [--from N]]  walk every hash chain (or one) and report each chain's first broken link
+  ${name} export --citizen NIC            print every record about a citizen as JSON lines
+  ${name} head                            print each chain's head (chain id, last place and hash), one JSON line each`;
 
 class UsageError extends Error {}
 
@@ -65,6 +65,7 @@ async function main(
     allowPositionals: true,
     options: {
       from: { type: 'string' },
+      chain: { type: 'string' },
       citizen: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -82,9 +83,9 @@ async function main(
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000 });
   pool.on('error', () => undefined);
   try {
-    if (command === 'verify') return await verify(pool, values.from, print);
+    if (command === 'verify') return await verify(pool, values.chain, values.from, print);
     if (command === 'head') {
-      print(JSON.stringify(await chainHead(pool)));
+      for (const head of await chainHeads(pool)) print(JSON.stringify(head));
       return 0;
     }
     if (!values.citizen) throw new UsageError('export needs --citizen NIC');
@@ -102,25 +103,37 @@ async function main(
 
 async function verify(
   pool: pg.Pool,
+  chainId: string | undefined,
   from: string | undefined,
   print: (line: string) => void,
 ): Promise<number> {
-  let fromId: number | undefined;
+  let fromSeq: number | undefined;
   if (from !== undefined) {
-    fromId = Number(from);
-    if (!Number.isSafeInteger(fromId) || fromId < 1)
+    if (chainId === undefined) throw new UsageError('--from needs --chain (a place is in one chain)');
+    fromSeq = Number(from);
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
       throw new UsageError('--from must be a positive integer');
   }
   const started = performance.now();
-  const result = await verifyChain(pool, { fromId });
+  const result = await verifyChain(pool, { chainId, fromSeq });
   const ms = Math.round(performance.now() - started);
+  for (const chain of result.chains) {
+    print(
+      chain.ok
+        ? `chain ${chain.chainId}: intact, ${chain.count} records verified (head ${chain.headSeq})`
+        : `chain ${chain.chainId}: BROKEN at record ${chain.firstBrokenSeq}` +
+            `${chain.firstBrokenId !== undefined && chain.chainId !== 'legacy' ? ` (id ${chain.firstBrokenId})` : ''}` +
+            ` (${chain.reason}): ${chain.detail}; ${chain.count} records verified before the break`,
+    );
+  }
+  const chains = `${result.chains.length} chain${result.chains.length === 1 ? '' : 's'}`;
   if (result.ok) {
-    print(`audit chain intact: ${result.count} records verified (head ${result.headId}) in ${ms} ms`);
+    print(`audit log intact: ${result.count} records verified in ${chains} in ${ms} ms`);
     return 0;
   }
+  const brokenChains = result.chains.filter((c) => !c.ok).map((c) => c.chainId);
   print(
-    `audit chain BROKEN at record ${result.firstBrokenId} (${result.reason}): ${result.detail}\n` +
-      `${result.count} records verified before the break`,
+    `audit log BROKEN in chain ${brokenChains.join(', ')} (${result.count} records verified in ${chains})`,
   );
   return 1;
 }

@@ -2,6 +2,7 @@ import { parseNic, type Nic } from '@ndx/contract';
 import { BadRequestError, type Pool } from '@ndx/service-kit';
 import type { AuditEndUser, AuditOutcome, AuditRecord, ReleasedField, WithheldField } from './record.ts';
 import { AUDIT_COLUMNS, rowToRecord, type AuditRow } from './schema.ts';
+import { listChainHeads } from './verify.ts';
 
 /** One access to a citizen's data, as the consent portal's access log shows it. */
 export interface CitizenAccess {
@@ -54,6 +55,17 @@ export function requireNic(input: string): Nic {
   return nic;
 }
 
+/**
+ * The access log's two queries, newest first. Both are answered from audit_log_citizen_idx
+ * (citizen_id, id DESC): the first page from the top of the citizen's entries, the next pages from the
+ * cursor on (the bound on id is an index condition, so a page deep in a long history costs the same as
+ * the first). Kept as two statements: one with `($2 IS NULL OR id < $2)` cannot use the bound in the index.
+ */
+export const ACCESS_LOG_FIRST_PAGE_SQL = `SELECT ${AUDIT_COLUMNS} FROM audit_log
+  WHERE citizen_id = $1 ORDER BY audit_log.id DESC LIMIT $2`;
+export const ACCESS_LOG_NEXT_PAGE_SQL = `SELECT ${AUDIT_COLUMNS} FROM audit_log
+  WHERE citizen_id = $1 AND audit_log.id < $2::bigint ORDER BY audit_log.id DESC LIMIT $3`;
+
 /** Every access to one citizen's data, newest first, one page at a time (keyset pagination on id). */
 export async function listAccessesForCitizen(
   pool: Pool,
@@ -69,12 +81,10 @@ export async function listAccessesForCitizen(
   if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) {
     throw new BadRequestError('before must be a positive integer', { field: 'before' });
   }
-  const { rows } = await pool.query<AuditRow>(
-    `SELECT ${AUDIT_COLUMNS} FROM audit_log
-     WHERE citizen_id = $1 AND ($2::bigint IS NULL OR audit_log.id < $2::bigint)
-     ORDER BY audit_log.id DESC LIMIT $3`,
-    [citizenId, before ?? null, limit + 1],
-  );
+  const { rows } =
+    before === undefined
+      ? await pool.query<AuditRow>(ACCESS_LOG_FIRST_PAGE_SQL, [citizenId, limit + 1])
+      : await pool.query<AuditRow>(ACCESS_LOG_NEXT_PAGE_SQL, [citizenId, before, limit + 1]);
   const page = rows.slice(0, limit).map((row) => toAccess(rowToRecord(row)));
   return { items: page, nextBefore: rows.length > limit ? page.at(-1)!.id : null };
 }
@@ -99,14 +109,11 @@ export async function* exportCitizenRecords(
   }
 }
 
-/** The current end of the chain; publish it elsewhere now and then to anchor the log. */
-export async function chainHead(pool: Pool): Promise<{ lastId: number; lastHash: string }> {
-  const { rows } = await pool.query<{ last_id: string; last_hash: string }>(
-    'SELECT last_id::text AS last_id, last_hash FROM audit_chain_head WHERE singleton',
-  );
-  if (!rows[0])
-    throw new Error('audit_chain_head row is missing (was the database migrated with migrateAudit?)');
-  return { lastId: Number(rows[0].last_id), lastHash: rows[0].last_hash };
+/** The end of every chain (the legacy one, then each writer's); publish them elsewhere now and then to anchor the log. */
+export async function chainHeads(
+  pool: Pool,
+): Promise<{ chainId: string; lastSeq: number; lastHash: string }[]> {
+  return listChainHeads(pool);
 }
 
 function toAccess(record: AuditRecord): CitizenAccess {

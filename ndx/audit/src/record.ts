@@ -6,9 +6,17 @@ import { endUserSchema, nicSchema } from '@ndx/contract';
  * Version of the record format written now; stored (and hashed) per record, so formats coexist in one chain.
  * 1: the first format. 2 (issue 13): the OE's own `reference`, the caller's traceparent kept apart, the end
  * user, which consent (or policy) allowed each released field, and the consent request opened (asked for).
+ * 3 (issue 12): one chain per writer: the record's place is its `chainId` and `seq` (both hashed); `id` is
+ * only the log's global key (assigned by the database, not hashed).
  * See {@link computeRecordHash} for how each format is hashed.
  */
-export const AUDIT_FORMAT_VERSION = 2;
+export const AUDIT_FORMAT_VERSION = 3;
+
+/** The chain of the records written before format 3 (formats 1 and 2), ordered by id; it is sealed. */
+export const LEGACY_CHAIN_ID = 'legacy';
+
+/** A writer's chain id: lower-case letters, digits, '.', '_' and '-', at most 64, never 'legacy'. */
+export const CHAIN_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** prev_hash of the first record in the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -182,8 +190,13 @@ export type AuditRecordInput = z.input<typeof auditRecordInputSchema>;
 
 /** A record as stored: the input normalised, plus its place in the chain. */
 export interface AuditRecord {
+  /** The log's global key (and the access log's cursor); in formats 1 and 2 also the place in the one chain. */
   id: number;
   formatVersion: number;
+  /** The chain the record is in: its writer's (format 3), or 'legacy' (formats 1 and 2). */
+  chainId: string;
+  /** Place in its chain: 1, 2, 3, ... (formats 1 and 2: equal to id). */
+  seq: number;
   /** ISO 8601, millisecond precision. */
   occurredAt: string;
   /** NDX's reference for the request (format 2 on); null in format 1 records, whose reference was traceId. */
@@ -213,7 +226,10 @@ export interface AuditRecord {
 }
 
 /** A record's content before it has a place in the chain. */
-export type AuditContent = Omit<AuditRecord, 'id' | 'formatVersion' | 'prevHash' | 'hash'>;
+export type AuditContent = Omit<
+  AuditRecord,
+  'id' | 'formatVersion' | 'chainId' | 'seq' | 'prevHash' | 'hash'
+>;
 
 /** Parses untrusted input into normalised record content (throws a ZodError when invalid). */
 export function toAuditContent(input: AuditRecordInput, now: Date): AuditContent {
@@ -255,17 +271,31 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
+/** A record as the hash sees it: format 1 members may be absent, and so may what format 3 does not hash. */
+export type HashedRecord = Omit<
+  AuditRecord,
+  'hash' | 'id' | 'chainId' | 'seq' | (typeof FORMAT_2_MEMBERS)[number]
+> &
+  Partial<Pick<AuditRecord, 'id' | 'chainId' | 'seq' | (typeof FORMAT_2_MEMBERS)[number]>> & {
+    hash?: string;
+  };
+
 /**
  * SHA-256 (hex) over the canonical serialisation of everything in the record except `hash`.
  * Format 1 records are hashed as they were written, without the members format 2 added, unless one of those
  * holds a value (which no format 1 record was written with: then it is hashed, and the stored hash no longer
  * matches). From format 2 on, every member is hashed, null or not; `formatVersion` itself is always hashed.
+ * Formats 1 and 2 hash `id` (their place in the one chain) and not `chainId` and `seq` (which they did not
+ * have); format 3 hashes `chainId` and `seq` (its place) and not `id` (assigned by the database at insert).
  */
-export function computeRecordHash(
-  record: Omit<AuditRecord, 'hash' | (typeof FORMAT_2_MEMBERS)[number]> &
-    Partial<Pick<AuditRecord, (typeof FORMAT_2_MEMBERS)[number]>> & { hash?: string },
-): string {
+export function computeRecordHash(record: HashedRecord): string {
   const { hash: _stored, ...hashed } = record as Record<string, unknown>;
+  if (record.formatVersion <= 2) {
+    delete hashed['chainId'];
+    delete hashed['seq'];
+  } else {
+    delete hashed['id'];
+  }
   if (record.formatVersion === 1) {
     for (const member of FORMAT_2_MEMBERS) {
       if (hashed[member] === null || hashed[member] === undefined) delete hashed[member];

@@ -13,7 +13,8 @@ export function migrateAudit(pool: Pool, logger?: Logger): Promise<MigrationResu
 /** Columns in the order `rowToRecord` reads them. */
 export const AUDIT_COLUMNS = `id::text AS id, format_version, occurred_at, trace_id, consumer_id, purpose, citizen_id,
   operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version, consent_id,
-  providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user, consent_requested`;
+  providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user, consent_requested,
+  chain_id, seq::text AS seq`;
 
 export interface AuditRow {
   id: string;
@@ -40,6 +41,10 @@ export interface AuditRow {
   caller_traceparent: string | null;
   end_user: AuditRecord['endUser'];
   consent_requested: string | null;
+  /** Migration 1003 on: 'legacy' for format 1 and 2 rows. */
+  chain_id: string;
+  /** Place in the chain (format 3); null in legacy rows, whose place is their id. */
+  seq: string | null;
 }
 
 /** A stored row as a record: every member (`computeRecordHash` knows which of them a format hashes), plus hash. */
@@ -47,6 +52,8 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   return {
     id: Number(row.id),
     formatVersion: row.format_version,
+    chainId: row.chain_id,
+    seq: Number(row.seq ?? row.id),
     occurredAt: row.occurred_at.toISOString(),
     reference: row.reference,
     traceId: row.trace_id,

@@ -1,138 +1,241 @@
 import type { Pool } from '@ndx/service-kit';
-import { computeRecordHash, GENESIS_HASH } from './record.ts';
+import { computeRecordHash, GENESIS_HASH, LEGACY_CHAIN_ID } from './record.ts';
 import { AUDIT_COLUMNS, rowToRecord, type AuditRow } from './schema.ts';
 
-/** Why the chain is broken at `firstBrokenId`. */
+/** Why a chain is broken at `firstBrokenSeq`. */
 export type ChainBreak =
   /** The record's content or its stored hash was changed: the recomputed hash differs. */
   | 'HASH_MISMATCH'
   /** The record's prev_hash is not the previous record's hash (a record before it was removed, replaced or reordered). */
   | 'PREV_HASH_MISMATCH'
-  /** A record with this id is missing: the ids jump past it (deleted row). */
+  /** A record at this place is missing: the chain jumps past it (deleted row). */
   | 'MISSING_RECORD'
-  /** The chain head names a last record the log does not end with (records at the end deleted). */
-  | 'HEAD_MISMATCH';
+  /** The chain head names a last record the chain does not end with (records at the end deleted). */
+  | 'HEAD_MISMATCH'
+  /** The record's id (the log's key, not hashed in format 3) is not above the id of the record before it in its chain. */
+  | 'ID_ORDER';
 
 export interface VerifyOptions {
-  /** Start at this record (its prev_hash is checked against the stored hash of fromId - 1). Default 1. */
+  /** Only this chain (default: every chain, the sealed 'legacy' one included). */
+  chainId?: string;
+  /** Start at this place in the chain (its prev_hash is checked against the record before). Default 1. */
+  fromSeq?: number;
+  /** Same as fromSeq (in the legacy chain a record's place is its id). */
   fromId?: number;
   /** Rows read per query (default 1,000). */
   batchSize?: number;
 }
 
-export interface VerifyResult {
+/** The walk of one chain. */
+export interface ChainVerifyResult {
+  chainId: string;
+  ok: boolean;
   /** Records checked and found intact (before the first break, if any). */
   count: number;
-  ok: boolean;
-  /** Id of the first record whose link is broken (for MISSING_RECORD: the missing id). */
+  /** Last place in the chain as its head recorded it when the walk began. */
+  headSeq: number;
+  /** Place in the chain of the first broken link (for MISSING_RECORD: the missing place). */
+  firstBrokenSeq?: number;
+  /** The log id of the record at firstBrokenSeq, when there is one. */
   firstBrokenId?: number;
   reason?: ChainBreak;
   /** One sentence for operators. */
   detail?: string;
-  /** Last record of the chain as recorded in the chain head when the walk began. */
-  headId: number;
+}
+
+export interface VerifyResult {
+  /** Every chain walked is intact. */
+  ok: boolean;
+  /** Records checked and found intact, over all chains. */
+  count: number;
+  /** One result per chain: 'legacy' first (when it has records), then the writers' chains as they were created. */
+  chains: ChainVerifyResult[];
+  /** The first broken chain's break, repeated here: its chain, place, record id, reason and detail. */
+  chainId?: string;
+  firstBrokenSeq?: number;
+  firstBrokenId?: number;
+  reason?: ChainBreak;
+  detail?: string;
+}
+
+interface Head {
+  chainId: string;
+  lastSeq: number;
+  lastHash: string;
+}
+
+/** Every chain's head: the sealed legacy chain (formats 1 and 2) when it has records, then the writers' chains. */
+export async function listChainHeads(pool: Pool): Promise<Head[]> {
+  const { rows } = await pool.query<{ chain_id: string; last_seq: string; last_hash: string }>(
+    `SELECT chain_id, last_seq, last_hash FROM (
+       SELECT $1::text AS chain_id, last_id::text AS last_seq, last_hash, 0 AS k, '-infinity'::timestamptz AS at
+         FROM audit_chain_head WHERE singleton AND last_id > 0
+       UNION ALL
+       SELECT chain_id, last_seq::text, last_hash, 1, created_at FROM audit_chains
+     ) h ORDER BY k, at, chain_id`,
+    [LEGACY_CHAIN_ID],
+  );
+  return rows.map((r) => ({ chainId: r.chain_id, lastSeq: Number(r.last_seq), lastHash: r.last_hash }));
 }
 
 /**
- * Walks the chain in id order, in bounded batches, up to the chain head as it was when the
- * walk began (appends during the walk are not checked), and reports the first broken link.
+ * Walks every chain (or the one asked for) in order of place, in bounded batches, each up to its head as
+ * it was when the walk began (appends during the walk are not checked), and reports each chain's first
+ * broken link.
  */
 export async function verifyChain(pool: Pool, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const fromId = Math.max(1, Math.trunc(options.fromId ?? 1));
   const batchSize = Math.min(10_000, Math.max(1, Math.trunc(options.batchSize ?? 1_000)));
-
-  const head = await pool.query<{ last_id: string; last_hash: string }>(
-    'SELECT last_id::text AS last_id, last_hash FROM audit_chain_head WHERE singleton',
-  );
-  const headRow = head.rows[0];
-  if (!headRow) {
-    return broken(0, 0, 'HEAD_MISMATCH', 'the chain head row is missing', 0);
+  const fromSeq = Math.max(1, Math.trunc(options.fromSeq ?? options.fromId ?? 1));
+  let heads = await listChainHeads(pool);
+  if (options.chainId !== undefined) {
+    heads = heads.filter((h) => h.chainId === options.chainId);
+    if (heads.length === 0) {
+      const missing: ChainVerifyResult = {
+        chainId: options.chainId,
+        ok: false,
+        count: 0,
+        headSeq: 0,
+        reason: 'HEAD_MISMATCH',
+        detail: `there is no chain ${options.chainId}`,
+      };
+      return summarise([missing]);
+    }
   }
-  const headId = Number(headRow.last_id);
+  const results: ChainVerifyResult[] = [];
+  for (const head of heads) results.push(await verifyOne(pool, head, fromSeq, batchSize));
+  return summarise(results);
+}
+
+function summarise(chains: ChainVerifyResult[]): VerifyResult {
+  const count = chains.reduce((n, c) => n + c.count, 0);
+  const broken = chains.find((c) => !c.ok);
+  if (!broken) return { ok: true, count, chains };
+  const { chainId, firstBrokenSeq, firstBrokenId, reason, detail } = broken;
+  return { ok: false, count, chains, chainId, firstBrokenSeq, firstBrokenId, reason, detail };
+}
+
+async function verifyOne(
+  pool: Pool,
+  head: Head,
+  fromSeq: number,
+  batchSize: number,
+): Promise<ChainVerifyResult> {
+  const { chainId } = head;
+  const legacy = chainId === LEGACY_CHAIN_ID;
+  const headSeq = head.lastSeq;
+  // The legacy chain's place is its id; a writer's chain's place is seq.
+  const position = legacy ? 'audit_log.id' : 'audit_log.seq';
+  const at = (seq: number) => (legacy ? `record ${seq}` : `record ${seq} of chain ${chainId}`);
+  const broken = (
+    count: number,
+    seq: number,
+    id: number | undefined,
+    reason: ChainBreak,
+    detail: string,
+  ): ChainVerifyResult => ({
+    chainId,
+    ok: false,
+    count,
+    headSeq,
+    firstBrokenSeq: seq,
+    ...(id === undefined ? {} : { firstBrokenId: id }),
+    reason,
+    detail,
+  });
 
   let expectedPrevHash = GENESIS_HASH;
-  if (fromId > 1) {
-    const before = await pool.query<{ hash: string }>('SELECT hash FROM audit_log WHERE id = $1', [
-      fromId - 1,
-    ]);
+  let lastId = 0;
+  if (fromSeq > 1) {
+    const before = await pool.query<{ id: string; hash: string }>(
+      `SELECT id::text, hash FROM audit_log WHERE chain_id = $1 AND ${position} = $2`,
+      [chainId, fromSeq - 1],
+    );
     if (!before.rows[0]) {
       return broken(
         0,
-        fromId - 1,
+        fromSeq - 1,
+        undefined,
         'MISSING_RECORD',
-        `record ${fromId - 1}, before the start of the walk, is missing`,
-        headId,
+        `${at(fromSeq - 1)}, before the start of the walk, is missing`,
       );
     }
     expectedPrevHash = before.rows[0].hash;
+    lastId = Number(before.rows[0].id);
   }
 
-  let expectedId = fromId;
+  let expectedSeq = fromSeq;
   let count = 0;
   let lastHash = expectedPrevHash;
-  while (expectedId <= headId) {
+  while (expectedSeq <= headSeq) {
     const { rows } = await pool.query<AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id >= $1 AND id <= $2 ORDER BY audit_log.id LIMIT $3`,
-      [expectedId, headId, batchSize],
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log
+       WHERE chain_id = $1 AND ${position} >= $2 AND ${position} <= $3 ORDER BY ${position} LIMIT $4`,
+      [chainId, expectedSeq, headSeq, batchSize],
     );
     if (rows.length === 0) break;
     for (const row of rows) {
       const record = rowToRecord(row);
-      if (record.id !== expectedId) {
+      if (record.seq !== expectedSeq) {
         return broken(
           count,
-          expectedId,
+          expectedSeq,
+          undefined,
           'MISSING_RECORD',
-          `record ${expectedId} is missing; the next record is ${record.id}`,
-          headId,
+          `${at(expectedSeq)} is missing; the next record is ${record.seq}`,
         );
       }
       if (record.prevHash !== expectedPrevHash) {
         return broken(
           count,
+          record.seq,
           record.id,
           'PREV_HASH_MISMATCH',
-          `record ${record.id} does not link to the record before it (prev_hash differs)`,
-          headId,
+          `${at(record.seq)} does not link to the record before it (prev_hash differs)`,
         );
       }
       if (computeRecordHash(record) !== record.hash) {
         return broken(
           count,
+          record.seq,
           record.id,
           'HASH_MISMATCH',
-          `record ${record.id} was changed after it was written (its hash does not match its content)`,
-          headId,
+          `${at(record.seq)} was changed after it was written (its hash does not match its content)`,
+        );
+      }
+      if (!legacy && record.id <= lastId) {
+        return broken(
+          count,
+          record.seq,
+          record.id,
+          'ID_ORDER',
+          `${at(record.seq)} has id ${record.id}, not above the id ${lastId} of the record before it`,
         );
       }
       count += 1;
-      expectedId = record.id + 1;
+      expectedSeq = record.seq + 1;
       expectedPrevHash = record.hash;
       lastHash = record.hash;
+      lastId = record.id;
     }
   }
 
-  if (expectedId <= headId) {
+  if (expectedSeq <= headSeq) {
     return broken(
       count,
-      expectedId,
+      expectedSeq,
+      undefined,
       'MISSING_RECORD',
-      `the chain head says the log ends at record ${headId}, but records from ${expectedId} on are missing`,
-      headId,
+      `the chain head says ${legacy ? 'the log' : `chain ${chainId}`} ends at record ${headSeq}, but records from ${expectedSeq} on are missing`,
     );
   }
-  if (headId >= fromId && lastHash !== headRow.last_hash) {
+  if (headSeq >= fromSeq && lastHash !== head.lastHash) {
     return broken(
       count,
-      headId,
+      headSeq,
+      undefined,
       'HEAD_MISMATCH',
-      `the last record's hash differs from the one the chain head recorded for record ${headId}`,
-      headId,
+      `the last record's hash differs from the one the chain head recorded for ${at(headSeq)}`,
     );
   }
-  return { count, ok: true, headId };
-}
-
-function broken(count: number, id: number, reason: ChainBreak, detail: string, headId: number): VerifyResult {
-  return { count, ok: false, firstBrokenId: id, reason, detail, headId };
+  return { chainId, ok: true, count, headSeq };
 }

@@ -3,6 +3,7 @@ import { createPool, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { createAuditWriter, migrateAudit, verifyChain, type AuditBatchInfo } from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
+import { asSuperuserWithoutTrigger } from '../testing/index.ts';
 
 describe('audit chain under concurrent appenders', () => {
   let db: TestDatabase;
@@ -29,9 +30,11 @@ describe('audit chain under concurrent appenders', () => {
     await writer.close();
   });
 
-  it('1,000 appends from four writers on four pools form one intact, gapless chain', async () => {
+  it('1,000 appends from four writers (four OE instances) form four intact, gapless chains that verify together', async () => {
     const batches: AuditBatchInfo[] = [];
-    const writers = pools.map((p) => createAuditWriter(p, logger, { onBatch: (b) => batches.push(b) }));
+    const writers = pools.map((p, i) =>
+      createAuditWriter(p, logger, { chainId: `oe-${i}`, onBatch: (b) => batches.push(b) }),
+    );
     const before = await verifyChain(pools[0]!);
     const results = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) =>
@@ -40,32 +43,101 @@ describe('audit chain under concurrent appenders', () => {
     );
     await Promise.all(writers.map((w) => w.close()));
 
-    const ids = results.map((r) => r.id).sort((a, b) => a - b);
-    expect(new Set(ids).size).toBe(1_000);
-    expect(ids[999]! - ids[0]!).toBe(999); // contiguous ids: nothing lost, nothing interleaved from outside
+    for (let w = 0; w < 4; w++) {
+      const mine = results.filter((r) => r.chainId === `oe-${w}`);
+      // each chain: places 1..250 with nothing lost and nothing from another writer in between
+      expect(mine.map((r) => r.seq).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 250 }, (_, i) => i + 1),
+      );
+    }
+    expect(new Set(results.map((r) => r.id)).size).toBe(1_000);
     expect(new Set(results.map((r) => r.hash)).size).toBe(1_000);
 
     const result = await verifyChain(pools[2]!, { batchSize: 137 });
-    expect(result).toEqual({ ok: true, count: before.count + 1_000, headId: before.headId + 1_000 });
+    expect(result.ok).toBe(true);
+    expect(result.count).toBe(before.count + 1_000);
+    const ours = result.chains.filter((c) => c.chainId.startsWith('oe-'));
+    expect(ours.sort((x, y) => x.chainId.localeCompare(y.chainId))).toEqual(
+      [0, 1, 2, 3].map((w) => ({ chainId: `oe-${w}`, ok: true, count: 250, headSeq: 250 })),
+    );
 
-    // group commit: concurrent records share transactions
+    // group commit: concurrent records share statements
     expect(batches.every((b) => b.committed)).toBe(true);
     expect(batches.reduce((n, b) => n + b.records, 0)).toBe(1_000);
     expect(batches.length).toBeLessThan(200);
   });
 
-  it('each record links to the previous record by hash, starting from the genesis hash', async () => {
-    const { rows } = await pools[0]!.query<{ id: string; prev_hash: string; hash: string }>(
-      'SELECT id, prev_hash, hash FROM audit_log ORDER BY id LIMIT 50',
+  it('two writers that share a chain id (two processes by mistake) do not fork it: the loser reloads the head and retries', async () => {
+    const batches: AuditBatchInfo[] = [];
+    const a = createAuditWriter(pools[0]!, logger, { chainId: 'oe-shared', onBatch: (b) => batches.push(b) });
+    const b = createAuditWriter(pools[1]!, logger, { chainId: 'oe-shared', onBatch: (b) => batches.push(b) });
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).append(passportRecord(i % 3 ? AMARA : BWALYA))),
     );
+    await Promise.all([a.close(), b.close()]);
+    // one chain, one record per place, 1..400: no two records at one place, no record left out
+    expect(results.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
+    expect(batches.some((x) => x.conflict)).toBe(true); // they did collide, and nothing of a losing batch was kept
+    const verified = await verifyChain(pools[2]!, { chainId: 'oe-shared' });
+    expect(verified).toEqual({
+      ok: true,
+      count: 400,
+      chains: [{ chainId: 'oe-shared', ok: true, count: 400, headSeq: 400 }],
+    });
+    const { rows } = await pools[0]!.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE chain_id = 'oe-shared'`,
+    );
+    expect(rows[0]!.n).toBe(400);
+  });
+
+  it('each record links to the previous record of its chain by hash, starting from the genesis hash', async () => {
+    const { rows } = await pools[0]!.query<{ seq: string; prev_hash: string; hash: string }>(
+      `SELECT seq::text, prev_hash, hash FROM audit_log WHERE chain_id = 'oe-1' ORDER BY audit_log.seq LIMIT 50`,
+    );
+    expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(rows[0]!.prev_hash).toBe('0'.repeat(64));
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
   });
 
-  it('verify from a later record checks only the rest of the chain', async () => {
-    const result = await verifyChain(pools[0]!, { fromId: 901 });
-    expect(result.ok).toBe(true);
-    expect(result.count).toBe(result.headId - 900);
+  it('verify of one chain from a later record checks only the rest of that chain', async () => {
+    const result = await verifyChain(pools[0]!, { chainId: 'oe-2', fromSeq: 201 });
+    expect(result).toEqual({
+      ok: true,
+      count: 50,
+      chains: [{ chainId: 'oe-2', ok: true, count: 50, headSeq: 250 }],
+    });
+  });
+
+  it('a broken record in one chain is named by verify, with its chain, place and id; the other chains stay intact', async () => {
+    const { rows } = await pools[0]!.query<{ id: string }>(
+      `SELECT id::text FROM audit_log WHERE chain_id = 'oe-3' AND seq = 77`,
+    );
+    const id = Number(rows[0]!.id);
+    const edit = (sql: string) => asSuperuserWithoutTrigger(pools[0]!, sql, [id]);
+    await edit(`UPDATE audit_log SET outcome = 'SUCCESS', fields_withheld = '[]' WHERE id = $1`);
+    try {
+      const result = await verifyChain(pools[0]!);
+      expect(result).toMatchObject({
+        ok: false,
+        chainId: 'oe-3',
+        firstBrokenSeq: 77,
+        firstBrokenId: id,
+        reason: 'HASH_MISMATCH',
+      });
+      expect(result.chains.filter((c) => !c.ok).map((c) => c.chainId)).toEqual(['oe-3']);
+      expect(result.chains.find((c) => c.chainId === 'oe-3')!.count).toBe(76);
+      const intact = result.chains.filter((c) => c.chainId.startsWith('oe-') && c.ok).map((c) => c.chainId);
+      expect(intact.sort()).toEqual(['oe-0', 'oe-1', 'oe-2', 'oe-shared']);
+    } finally {
+      await edit(
+        `UPDATE audit_log SET outcome = 'PARTIAL',
+           fields_withheld = '[{"providerKey":"DRP","schemaId":"drp-v1","field":"person.profession","reason":"FORBIDDEN"}]'
+         WHERE id = $1`,
+      );
+    }
+    expect((await verifyChain(pools[0]!)).ok).toBe(true);
   });
 
   it('values a caller passes by mistake are dropped, never stored: only field names and reasons are', async () => {

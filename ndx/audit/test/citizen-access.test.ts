@@ -26,7 +26,10 @@ describe("a citizen's accesses", () => {
     db = await createTestDatabase('audit_citizen');
     pool = createPool(db.url, logger);
     await migrateAudit(pool);
-    const writer = createAuditWriter(pool, logger, { clock: () => new Date('2026-03-01T10:00:00.000Z') });
+    const writer = createAuditWriter(pool, logger, {
+      chainId: 'oe-citizen',
+      clock: () => new Date('2026-03-01T10:00:00.000Z'),
+    });
     for (let i = 0; i < 25; i++) {
       const { id } = await writer.append(passportRecord(AMARA, { traceId: `amara-${i}` }));
       amaraIds.push(id);
@@ -75,7 +78,7 @@ describe("a citizen's accesses", () => {
       endUser: null,
       reference: expect.stringMatching(/^[0-9a-f-]{36}$/),
       traceId: 'amara-24',
-      formatVersion: 2,
+      formatVersion: 3,
     });
   });
 
@@ -132,7 +135,19 @@ describe("a citizen's accesses", () => {
     expect(lines.every((r) => r.citizenId === BWALYA)).toBe(true);
 
     const verified = await run(process.execPath, [cli, 'verify'], { env });
-    expect(verified.stdout).toMatch(/audit chain intact: 51 records verified/);
+    expect(verified.stdout).toMatch(/^chain oe-citizen: intact, 51 records verified \(head 51\)\n/);
+    expect(verified.stdout).toMatch(/\naudit log intact: 51 records verified in 1 chain in \d+ ms\n$/);
+
+    const heads = await run(process.execPath, [cli, 'head'], { env });
+    const { rows } = await pool.query<{ hash: string }>(
+      `SELECT hash FROM audit_log WHERE chain_id = 'oe-citizen' AND seq = 51`,
+    );
+    expect(
+      heads.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([{ chainId: 'oe-citizen', lastSeq: 51, lastHash: rows[0]!.hash }]);
   });
 
   it('the CLI exits 1 and names the first broken record when the chain was tampered with', async () => {
@@ -141,7 +156,8 @@ describe("a citizen's accesses", () => {
       env: { ...process.env, DATABASE_URL: db.url },
     }).catch((err: { code: number; stdout: string }) => err);
     expect(failed).toMatchObject({ code: 1 });
-    expect(failed.stdout).toMatch(/BROKEN at record 30 \(HASH_MISMATCH\)/);
+    expect(failed.stdout).toMatch(/chain oe-citizen: BROKEN at record 30 \(id 30\) \(HASH_MISMATCH\)/);
+    expect(failed.stdout).toContain('29 records verified before the break');
   });
 
   it('the CLI refuses a bad NIC and a missing DATABASE_URL with exit 2', async () => {

@@ -51,10 +51,13 @@ describe('append fails closed', () => {
 
   it('rejects on its timeout when the chain is locked by a stuck transaction, then recovers', async () => {
     const blocker = await pool.connect();
-    const writer = createAuditWriter(pool, logger, { timeoutMs: 300 });
+    const writer = createAuditWriter(pool, logger, { timeoutMs: 300, chainId: 'oe-stuck' });
     try {
+      const first = createAuditWriter(pool, logger, { chainId: 'oe-stuck' });
+      await first.append(passportRecord(AMARA)); // the chain exists
+      await first.close();
       await blocker.query('BEGIN');
-      await blocker.query('SELECT * FROM audit_chain_head FOR UPDATE');
+      await blocker.query(`SELECT * FROM audit_chains WHERE chain_id = 'oe-stuck' FOR UPDATE`);
       const started = Date.now();
       // Refused because the writer's own timeout ran out (not some other failure), long before a hang.
       await expect(writer.append(passportRecord(AMARA))).rejects.toMatchObject({
@@ -62,12 +65,23 @@ describe('append fails closed', () => {
         message: expect.stringMatching(/within 300 ms|statement timeout|query read timeout/i),
       });
       expect(Date.now() - started).toBeLessThan(10_000);
+      // The statement itself is bounded by the same timeout on the server: it gives up waiting for the
+      // head and rolls back (the stuck transaction outlives it), so the refused record is not written.
+      const waiting = async () =>
+        (
+          await pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%audit_chain_advance%' AND state = 'active' AND pid <> pg_backend_pid()`,
+          )
+        ).rows[0]!.n;
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(0);
       await blocker.query('ROLLBACK');
-      const { id } = await writer.append(passportRecord(AMARA));
-      expect(id).toBeGreaterThan(0);
+      const { seq } = await writer.append(passportRecord(AMARA));
+      expect(seq).toBe(2); // the timed-out record took no place in the chain
       expect((await verifyChain(pool)).ok).toBe(true);
-      const { rows } = await pool.query('SELECT count(*)::int AS n FROM audit_log');
-      expect(rows[0].n).toBe(id); // the timed-out record was rolled back, not half-written
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n FROM audit_log WHERE chain_id = 'oe-stuck'`,
+      );
+      expect(rows[0].n).toBe(2); // the timed-out record was rolled back, not half-written
     } finally {
       blocker.release();
       await writer.close();

@@ -1,7 +1,8 @@
 /**
  * Format 1 records (written before migration 1002) and format 2 records (issue 13: reference, caller's
  * traceparent, end user, what allowed each released field, the consent request asked for) live in one
- * chain: each verifies with its own hash rule, and a change to either is found.
+ * chain, sealed as the chain 'legacy' by migration 1003: each verifies with its own hash rule, and a change
+ * to either is found. Format 3 records (issue 12) go to their writer's own chain after them.
  */
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,17 +43,70 @@ const INSERT_FORMAT_ONE = `INSERT INTO audit_log (id, format_version, occurred_a
   consent_id, providers, timings, outcome, prev_hash, hash)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
 
-/** A database holding the format 1 records, written before migration 1002 existed, then migrated to now. */
-async function logFromBeforeFormatTwo(): Promise<{ db: TestDatabase; pool: Pool }> {
+/** Runs the audit migrations up to and including `files` only (as a database that was migrated back then). */
+async function migrateOnly(pool: Pool, files: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-migrations-'));
+  try {
+    for (const file of files) await copyFile(join(auditMigrationsDir, file), join(dir, file));
+    await migrate(pool, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const INSERT_FORMAT_TWO = `INSERT INTO audit_log (id, format_version, occurred_at, trace_id, consumer_id, purpose,
+  citizen_id, operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version,
+  consent_id, providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user, consent_requested)
+  VALUES ($1, 2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`;
+
+/**
+ * Appends a format 2 record to the one chain as the format 2 writer did (id after the head, hash by the
+ * format 2 rule, head moved): the database must be at migration 1002.
+ */
+async function appendFormatTwo(pool: Pool, input: Parameters<typeof toAuditContent>[0]): Promise<void> {
+  const { rows } = await pool.query<{ last_id: string; last_hash: string }>(
+    'SELECT last_id::text, last_hash FROM audit_chain_head',
+  );
+  const id = Number(rows[0]!.last_id) + 1;
+  const content = toAuditContent(input, new Date('2026-02-01T09:00:00Z'));
+  const unhashed = { ...content, id, formatVersion: 2, prevHash: rows[0]!.last_hash };
+  const r = { ...unhashed, hash: computeRecordHash(unhashed) };
+  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+  await pool.query(INSERT_FORMAT_TWO, [
+    r.id,
+    r.occurredAt,
+    r.traceId,
+    r.consumerId,
+    r.purpose,
+    r.citizenId,
+    r.operationName,
+    json(r.fieldsRequested),
+    json(r.fieldsReleased),
+    json(r.fieldsWithheld),
+    r.decisionId,
+    r.policyVersion,
+    r.consentId,
+    json(r.providers),
+    json(r.timings),
+    r.outcome,
+    r.prevHash,
+    r.hash,
+    r.reference,
+    r.callerTraceparent,
+    json(r.endUser),
+    r.consentRequested,
+  ]);
+  await pool.query('UPDATE audit_chain_head SET last_id = $1, last_hash = $2', [id, r.hash]);
+}
+
+/**
+ * A database holding the format 1 records, written before migration 1002 existed, and two format 2
+ * records written before migration 1003, then migrated to now.
+ */
+async function logFromBeforeChains(): Promise<{ db: TestDatabase; pool: Pool }> {
   const db = await createTestDatabase('audit_formats');
   const pool = createPool(db.url, logger, { max: 3 });
-  const onlyFirst = await mkdtemp(join(tmpdir(), 'audit-1001-'));
-  try {
-    await copyFile(join(auditMigrationsDir, '1001_audit_log.sql'), join(onlyFirst, '1001_audit_log.sql'));
-    await migrate(pool, onlyFirst);
-  } finally {
-    await rm(onlyFirst, { recursive: true, force: true });
-  }
+  await migrateOnly(pool, ['1001_audit_log.sql']);
   for (const r of formatOne) {
     await pool.query(INSERT_FORMAT_ONE, [
       r.id,
@@ -78,6 +132,17 @@ async function logFromBeforeFormatTwo(): Promise<{ db: TestDatabase; pool: Pool 
   }
   const last = formatOne.at(-1)!;
   await pool.query('UPDATE audit_chain_head SET last_id = $1, last_hash = $2', [last.id, last.hash]);
+  await migrateOnly(pool, ['1001_audit_log.sql', '1002_audit_log_v2.sql']);
+  await appendFormatTwo(
+    pool,
+    passportRecord(BWALYA, {
+      reference: 'f2-first',
+      callerTraceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      endUser: { subject: BWALYA, role: 'applicant' },
+      consentRequested: 'consent-requested-y',
+    }),
+  );
+  await appendFormatTwo(pool, passportRecord(BWALYA, { reference: 'f2-second' }));
   await migrateAudit(pool);
   return { db, pool };
 }
@@ -86,17 +151,10 @@ describe('format 1 and format 2 records in one chain', () => {
   let db: TestDatabase;
   let pool: Pool;
   beforeAll(async () => {
-    ({ db, pool } = await logFromBeforeFormatTwo());
-    const writer = createAuditWriter(pool, logger);
-    await writer.append(
-      passportRecord(BWALYA, {
-        reference: 'f2-first',
-        callerTraceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-        endUser: { subject: BWALYA, role: 'applicant' },
-        consentRequested: 'consent-requested-y',
-      }),
-    );
-    await writer.append(passportRecord(BWALYA, { reference: 'f2-second' }));
+    ({ db, pool } = await logFromBeforeChains());
+    const writer = createAuditWriter(pool, logger, { chainId: 'oe-after' });
+    await writer.append(passportRecord(BWALYA, { reference: 'f3-first' }));
+    await writer.append(passportRecord(BWALYA, { reference: 'f3-second' }));
     await writer.close();
   });
   afterAll(async () => {
@@ -114,19 +172,61 @@ describe('format 1 and format 2 records in one chain', () => {
     }
   }
 
-  it('verifies the records written before migration 1002 with their original hashes, and the format 2 records after them', async () => {
-    expect(AUDIT_FORMAT_VERSION).toBe(2);
-    expect(await verifyChain(pool)).toEqual({ ok: true, count: 4, headId: 4 });
-    const { rows } = await pool.query<{ id: string; format_version: number; hash: string }>(
-      'SELECT id::text, format_version, hash FROM audit_log ORDER BY id',
-    );
-    expect(rows.map((r) => [Number(r.id), r.format_version])).toEqual([
-      [1, 1],
-      [2, 1],
-      [3, 2],
-      [4, 2],
+  it('after migration 1003, verifies the format 1 and 2 records as the legacy chain with their original hashes, and the format 3 records in their own chain', async () => {
+    expect(AUDIT_FORMAT_VERSION).toBe(3);
+    expect(await verifyChain(pool)).toEqual({
+      ok: true,
+      count: 6,
+      chains: [
+        { chainId: 'legacy', ok: true, count: 4, headSeq: 4 },
+        { chainId: 'oe-after', ok: true, count: 2, headSeq: 2 },
+      ],
+    });
+    const { rows } = await pool.query<{
+      id: string;
+      format_version: number;
+      chain_id: string;
+      seq: string | null;
+      hash: string;
+    }>('SELECT id::text, format_version, chain_id, seq::text, hash FROM audit_log ORDER BY id');
+    expect(rows.map((r) => [Number(r.id), r.format_version, r.chain_id, r.seq])).toEqual([
+      [1, 1, 'legacy', null],
+      [2, 1, 'legacy', null],
+      [3, 2, 'legacy', null],
+      [4, 2, 'legacy', null],
+      [5, 3, 'oe-after', '1'],
+      [6, 3, 'oe-after', '2'],
     ]);
     expect(rows.slice(0, 2).map((r) => r.hash)).toEqual(formatOne.map((r) => r.hash));
+  });
+
+  it('seals the legacy chain: a writer of format 2 can no longer move its head (it fails closed)', async () => {
+    await expect(
+      pool.query(
+        `UPDATE audit_chain_head SET last_id = 6, last_hash = (SELECT hash FROM audit_log WHERE id = 6)`,
+      ),
+    ).rejects.toThrow(/legacy audit chain is sealed/);
+    await expect(
+      asSuperuserWithoutTrigger(pool, `UPDATE audit_log SET format_version = 2 WHERE id = 6`),
+    ).rejects.toThrow(/audit_log_chain_by_format/);
+  });
+
+  it('names the broken record of the legacy chain by its id, the other chain still intact', async () => {
+    const result = await verifyAfter(
+      `UPDATE audit_log SET trace_id = trace_id || 'x' WHERE id = 2`,
+      `UPDATE audit_log SET trace_id = left(trace_id, -1) WHERE id = 2`,
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      chainId: 'legacy',
+      firstBrokenSeq: 2,
+      firstBrokenId: 2,
+      reason: 'HASH_MISMATCH',
+    });
+    expect(result.chains.map((c) => [c.chainId, c.ok])).toEqual([
+      ['legacy', false],
+      ['oe-after', true],
+    ]);
   });
 
   it('reads a format 1 record back with null format 2 members, hashing to its stored hash', async () => {
@@ -145,7 +245,7 @@ describe('format 1 and format 2 records in one chain', () => {
 
   it('stores every format 2 member of a new record', async () => {
     const records = await all(exportCitizenRecords(pool, BWALYA));
-    expect(records.map((r) => r.id)).toEqual([1, 3, 4]);
+    expect(records.map((r) => r.id)).toEqual([1, 3, 4, 5, 6]);
     expect(records[1]).toMatchObject({
       formatVersion: 2,
       reference: 'f2-first',
@@ -155,6 +255,12 @@ describe('format 1 and format 2 records in one chain', () => {
     });
     expect(records[1]!.fieldsReleased.map((f) => f.allowedBy?.basis)).toEqual(['policy', 'consent']);
     expect(records[2]).toMatchObject({ reference: 'f2-second', endUser: null, callerTraceparent: null });
+    expect(records[3]).toMatchObject({
+      formatVersion: 3,
+      reference: 'f3-first',
+      chainId: 'oe-after',
+      seq: 1,
+    });
   });
 
   it.each([
