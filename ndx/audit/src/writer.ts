@@ -126,9 +126,9 @@ SELECT last_seq::text AS last_seq, last_hash FROM created
 UNION ALL SELECT last_seq::text, last_hash FROM audit_chains WHERE chain_id = $1
 LIMIT 1`;
 
-/** A random chain id for a writer that was not given one. */
-export function newChainId(): string {
-  return `w-${randomBytes(6).toString('hex')}`;
+/** A new random chain id (`<prefix>-` and 12 hex digits), e.g. for an OE instance given none. */
+export function newChainId(prefix = 'w'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
 
 /**

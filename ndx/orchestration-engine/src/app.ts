@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { auditMigrationsDir, createAuditWriter } from '@ndx/audit';
+import { auditMigrationsDir, createAuditWriter, newChainId } from '@ndx/audit';
 import {
   createClientCredentialsSource,
   defineService,
@@ -77,7 +77,9 @@ export async function buildApp(
     migrationsDir: auditMigrationsDir,
   };
   return withServiceDatabase(database, async ({ pool, httpService }) => {
-    const audit = createAuditWriter(pool, logger);
+    // One hash chain per OE instance: replicas append side by side, each at full speed.
+    const audit = createAuditWriter(pool, logger, { chainId: config.AUDIT_CHAIN_ID ?? newChainId('oe') });
+    logger.info({ chainId: audit.chainId }, 'audit records go to this instance’s chain');
     const app = httpService({
       bodyLimitBytes: flConfig.limits.maxBodyBytes,
       readinessChecks: {
