@@ -27,7 +27,10 @@ export const configSchema = z.object({
   BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
   BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().positive().default(4),
   /** This instance's audit chain (a-z, 0-9, '.', '_', '-'; one per replica). Default: a new one at every start. */
-  AUDIT_CHAIN_ID: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).optional(),
+  AUDIT_CHAIN_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/)
+    .optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
