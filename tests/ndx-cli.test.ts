@@ -44,7 +44,7 @@ beforeAll(async () => {
   db = await createTestDatabase('ndx_cli');
   pool = createPool(db.url, testLogger());
   await migrateAudit(pool);
-  const writer = createAuditWriter(pool, testLogger());
+  const writer = createAuditWriter(pool, testLogger(), { chainId: 'oe-cli' });
   for (let i = 0; i < 12; i++) {
     const citizenId = i % 3 === 0 ? BWALYA : AMARA;
     const { id } = await writer.append({
@@ -72,14 +72,18 @@ describe('ndx audit (operator CLI)', () => {
   it('verify walks an intact chain and prints the count', async () => {
     const run = await runNdx(['audit', 'verify'], { DATABASE_URL: db.url });
     expect(run).toMatchObject({ code: 0 });
-    expect(run.stdout).toMatch(/^audit chain intact: 12 records verified \(head 12\)/);
+    expect(run.stdout).toMatch(
+      /^chain oe-cli: intact, 12 records verified \(head 12\)\naudit log intact: 12 records verified in 1 chain in \d+ ms\n$/,
+    );
   });
 
-  it('head prints the last id and hash of the chain', async () => {
+  it('head prints the chain id, last place and hash of each chain', async () => {
     const run = await runNdx(['audit', 'head'], { DATABASE_URL: db.url });
     expect(run.code).toBe(0);
-    const { rows } = await pool.query<{ hash: string }>('SELECT hash FROM audit_log WHERE id = 12');
-    expect(JSON.parse(run.stdout)).toEqual({ lastId: 12, lastHash: rows[0]!.hash });
+    const { rows } = await pool.query<{ hash: string }>(
+      `SELECT hash FROM audit_log WHERE chain_id = 'oe-cli' AND seq = 12`,
+    );
+    expect(JSON.parse(run.stdout)).toEqual({ chainId: 'oe-cli', lastSeq: 12, lastHash: rows[0]!.hash });
   });
 
   it('export prints every record of one citizen, and only that citizen, as JSON lines oldest first', async () => {
@@ -135,7 +139,8 @@ describe('ndx audit (operator CLI)', () => {
     await asSuperuserWithoutTrigger(pool, `UPDATE audit_log SET consumer_id = 'someone-else' WHERE id = 7`);
     const run = await runNdx(['audit', 'verify'], { DATABASE_URL: db.url });
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/audit chain BROKEN at record 7 \(HASH_MISMATCH\)/);
+    expect(run.stdout).toMatch(/chain oe-cli: BROKEN at record 7 \(id 7\) \(HASH_MISMATCH\)/);
     expect(run.stdout).toContain('6 records verified before the break');
+    expect(run.stdout).toMatch(/audit log BROKEN in chain oe-cli/);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * ndx: the operators' command line (run it as bin/ndx).
- *   ndx audit verify [--from ID]      walk the audit hash chain; exit 1 when it is broken
- *   ndx audit export --citizen NIC    every audit record about one citizen, JSON lines
- *   ndx audit head                    the chain head (last id and hash)
+ *   ndx audit verify [--chain ID [--from N]]  walk every audit hash chain (one per OE instance); exit 1 when one is broken
+ *   ndx audit export --citizen NIC            every audit record about one citizen, JSON lines
+ *   ndx audit head                            each chain's head (chain id, last place and hash)
  * The audit database is DATABASE_URL when set, else the local stack's (started by ./init.sh).
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -13,11 +13,14 @@ const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 
 const USAGE = `usage: ndx <command>
 
-  ndx audit verify [--from ID]     walk the audit hash chain; print the count and "intact",
-                                   or the first broken record and why (exit 1)
+  ndx audit verify [--chain ID [--from N]]
+                                   walk every audit hash chain (one per OE instance, and the
+                                   sealed 'legacy' one); print each chain's count and "intact",
+                                   or its first broken record and why (exit 1)
   ndx audit export --citizen NIC   print every audit record about one citizen as JSON lines,
                                    oldest first
-  ndx audit head                   print the chain head (last id and hash), to keep elsewhere
+  ndx audit head                   print each chain's head (chain id, last place and hash),
+                                   one JSON line each, to keep elsewhere
 
 The audit database: DATABASE_URL (pointing at ndx_audit) when set; otherwise the local stack's
 embedded PostgreSQL (role ndx_audit_owner, password postgres.ndx_audit from NDX_SECRETS_FILE,
