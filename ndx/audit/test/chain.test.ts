@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
-import { createAuditWriter, migrateAudit, verifyChain, type AuditBatchInfo } from '../src/index.ts';
+import {
+  chainHeads,
+  createAuditWriter,
+  migrateAudit,
+  verifyChain,
+  type AuditBatchInfo,
+} from '../src/index.ts';
 import { AMARA, BWALYA, passportRecord } from './fixtures.ts';
 import { asSuperuserWithoutTrigger } from '../testing/index.ts';
 
@@ -138,6 +144,18 @@ describe('audit chain under concurrent appenders', () => {
       );
     }
     expect((await verifyChain(pools[0]!)).ok).toBe(true);
+  });
+
+  it("chainHeads gives the head of every chain: its last place and that record's hash", async () => {
+    const heads = await chainHeads(pools[0]!);
+    const ours = heads
+      .filter((h) => /^oe-[0-3]$/.test(h.chainId))
+      .sort((a, b) => a.chainId.localeCompare(b.chainId));
+    const { rows } = await pools[0]!.query<{ chain_id: string; hash: string }>(
+      `SELECT chain_id, hash FROM audit_log WHERE chain_id IN ('oe-0', 'oe-1', 'oe-2', 'oe-3') AND seq = 250 ORDER BY chain_id`,
+    );
+    expect(ours.map((h) => h.chainId)).toEqual(['oe-0', 'oe-1', 'oe-2', 'oe-3']);
+    expect(ours).toEqual(rows.map((r) => ({ chainId: r.chain_id, lastSeq: 250, lastHash: r.hash })));
   });
 
   it('values a caller passes by mistake are dropped, never stored: only field names and reasons are', async () => {

@@ -134,6 +134,24 @@ describe('append fails closed', () => {
     }
   });
 
+  it('refuses to write (fail closed) on a connection where synchronous_commit is off, so no record is acknowledged before it is durable', async () => {
+    const url = new URL(db.url);
+    url.searchParams.set('options', '-c synchronous_commit=off');
+    const lax = createPool(url.href, logger, { max: 1 });
+    const writer = createAuditWriter(lax, logger, { chainId: 'oe-lax' });
+    try {
+      await expect(writer.append(passportRecord(AMARA))).rejects.toMatchObject({
+        code: 'AUDIT_UNAVAILABLE',
+        message: expect.stringMatching(/synchronous_commit is off/),
+      });
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE chain_id = 'oe-lax'`);
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await writer.close();
+      await lax.end();
+    }
+  });
+
   it('a malformed record is refused before it reaches the database', async () => {
     const writer = createAuditWriter(pool, logger);
     const bad = [
