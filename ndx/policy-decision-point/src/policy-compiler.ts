@@ -68,6 +68,8 @@ export interface GrantTerms {
   purposeRegistered: boolean;
   /** When its grant for the purpose expires (ms since the epoch): undefined without a grant, null without expiry. */
   expiresAt: number | null | undefined;
+  /** The legal basis its grant for the purpose names (undefined without a grant). */
+  legalBasis: string | undefined;
   /** Its grant for the purpose names the field. */
   grants(key: string): boolean;
 }
@@ -251,6 +253,7 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
         terms: {
           purposeRegistered: consumer.purposes.includes(purpose),
           expiresAt: grant ? (grant.expiresAt ? Date.parse(grant.expiresAt) : null) : undefined,
+          legalBasis: grant?.legalBasis,
           grants: (key) => granted.has(key),
         },
       };
