@@ -66,7 +66,11 @@ const passportFields = [
   displayName: displayName!,
   description: `${displayName} as the registry holds it, shared with the Department of Immigration for your passport application.`,
 }));
-const askedFields = passportFields.map(({ providerKey, schemaId, field }) => ({ providerKey, schemaId, field }));
+const askedFields = passportFields.map(({ providerKey, schemaId, field }) => ({
+  providerKey,
+  schemaId,
+  field,
+}));
 
 /** Citizen c's NIC (12 digits, new format). */
 const nicOf = (c: number) => `19${String(c).padStart(10, '0')}`;
