@@ -5,10 +5,13 @@
  * request, JSON over loopback). Every check asks about a citizen drawn at random from all of them (no hot
  * key). Target (issue 12): p99 grows less than 2x from the small size to the large one.
  *
- * Records are bulk-generated in the database (INSERT … SELECT generate_series, in batches) into a database
- * the CE's own migrations created. Each citizen has four records: an ACTIVE and a REVOKED and an EXPIRED one
- * for the passport app, and an ACTIVE one for the traffic police app; the passport consent grants the ten
- * fields of the passport query, with display names and descriptions as the portal shows them.
+ * Records are bulk-generated (INSERT … SELECT generate_series, in batches of 100,000) into one database per
+ * size, created by the CE's own migrations, each served by its own CE; the sizes are then measured in
+ * alternating rounds, so that load from elsewhere on the machine weighs on both alike. Each citizen has four
+ * records: an ACTIVE, a REVOKED and an EXPIRED one for the passport app, and an ACTIVE one for the traffic
+ * police app; the passport consent grants the ten fields of the passport query, with display names and
+ * descriptions as the portal shows them. Over HTTP: one connection (the check's latency) and
+ * `--concurrency` connections (under load).
  *
  *   node bench/consent-check.bench.ts            starts a throw-away embedded PostgreSQL
  *   BENCH_DATABASE_URL=postgres://admin@…/postgres node bench/consent-check.bench.ts
@@ -47,6 +50,8 @@ const concurrency = Math.min(Math.max(Number(values.concurrency), 1), 64);
 const logger = createLogger('consent-bench', { level: 'error' });
 /** Rows inserted per statement while generating. */
 const BATCH = 100_000;
+/** Measurement rounds, alternating between the sizes. */
+const ROUNDS = 4;
 
 const passportFields = [
   ['rgd', 'abc-212', 'getPersonInfo.fullName', 'Name at birth'],
@@ -107,22 +112,22 @@ async function generate(pool: pg.Pool, from: number, to: number): Promise<void> 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 
-interface Measured {
-  p50: number;
-  p99: number;
-  perSecond: number;
+/** Latencies (ms) and the wall time they took, summed over rounds. */
+interface Samples {
+  latencies: number[];
+  seconds: number;
   failures: number;
 }
+const emptySamples = (): Samples => ({ latencies: [], seconds: 0, failures: 0 });
 
-/** `total` checks over `lanes` closed loops, each for a random citizen among `citizens`; latency of each. */
+/** `total` checks over `lanes` closed loops, each for a random citizen among `citizens`, added to `into`. */
 async function measure(
+  into: Samples,
   citizens: number,
   lanes: number,
   total: number,
   check: (citizenId: string) => Promise<boolean>,
-): Promise<Measured> {
-  const samples: number[] = [];
-  let failures = 0;
+): Promise<void> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -131,14 +136,28 @@ async function measure(
         const citizen = nicOf(Math.floor(Math.random() * citizens));
         const t0 = performance.now();
         const covered = await check(citizen).catch(() => false);
-        samples.push(performance.now() - t0);
-        if (!covered) failures++;
+        into.latencies.push(performance.now() - t0);
+        if (!covered) into.failures++;
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99), perSecond: total / seconds, failures };
+  into.seconds += (performance.now() - started) / 1000;
+}
+
+interface Summary {
+  p50: number;
+  p99: number;
+  perSecond: number;
+  failures: number;
+}
+function summary(samples: Samples): Summary {
+  const sorted = [...samples.latencies].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    perSecond: sorted.length / samples.seconds,
+    failures: samples.failures,
+  };
 }
 
 async function startFudi(dbUrl: string, serviceSecret: string) {
@@ -197,86 +216,113 @@ async function main(): Promise<void> {
     };
   }
   const suffix = randomBytes(4).toString('hex');
-  const databases = { consent: `consent_bench_${suffix}`, fudi: `consent_bench_fudi_${suffix}` };
+  const databases = {
+    consent: (size: number) => `consent_bench_${size}_${suffix}`,
+    fudi: `consent_bench_fudi_${suffix}`,
+  };
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  for (const name of Object.values(databases)) await admin.query(`CREATE DATABASE ${name}`);
-  const consentUrl = withDatabase(adminUrl, databases.consent);
+  await admin.query(`CREATE DATABASE ${databases.fudi}`);
+  const created = [databases.fudi];
   const closers: (() => Promise<unknown>)[] = [];
   try {
     const fudi = await startFudi(withDatabase(adminUrl, databases.fudi), randomSecret(32));
     closers.push(fudi.close);
-    // The CE itself: its migrations create the tables the records are generated into.
-    const config = readConfig({
-      DATABASE_URL: consentUrl,
-      FUDI_ISSUER: fudi.issuer,
-      LOG_LEVEL: 'warn',
-      CONSENT_SWEEP_INTERVAL_SECONDS: '0',
-    });
-    const ce = await buildApp(config, logger);
-    await ce.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => ce.close());
-    const checkUrl = `http://127.0.0.1:${(ce.server.address() as AddressInfo).port}/v1/consents/check`;
     const headers = { authorization: `Bearer ${fudi.token}`, 'content-type': 'application/json' };
-    const overHttp = async (citizenId: string) => {
-      const response = await fetch(checkUrl, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          citizenId,
-          consumerId: 'passport-app',
-          purpose: 'passport-application',
-          fields: askedFields,
-        }),
-      });
-      const body = (await response.json()) as { covered?: boolean };
-      return response.status === 200 && body.covered === true;
-    };
+    const body = (citizenId: string) => ({
+      citizenId,
+      consumerId: 'passport-app',
+      purpose: 'passport-application',
+      fields: askedFields,
+    });
 
-    const pool = createPool(consentUrl, logger, { max: 4, statementTimeoutMs: 600_000 });
-    closers.push(() => pool.end());
-    const store = createConsentStore(config, pool);
-    const inProcess = async (citizenId: string) =>
-      (
-        await store.check({
-          citizenId,
-          consumerId: 'passport-app',
-          purpose: 'passport-application',
-          fields: askedFields,
-        })
-      ).covered;
+    // One database and one CE per size (its migrations create the tables), generated before measuring, so
+    // that the sizes can be measured in alternating rounds: load from elsewhere on the machine then
+    // weighs on both alike instead of on whichever came second.
+    const targets = [];
+    for (const size of sizes) {
+      const url = withDatabase(adminUrl, databases.consent(size));
+      await admin.query(`CREATE DATABASE ${databases.consent(size)}`);
+      created.push(databases.consent(size));
+      const config = readConfig({
+        DATABASE_URL: url,
+        FUDI_ISSUER: fudi.issuer,
+        LOG_LEVEL: 'warn',
+        CONSENT_SWEEP_INTERVAL_SECONDS: '0',
+      });
+      const ce = await buildApp(config, logger);
+      await ce.listen({ port: 0, host: '127.0.0.1' });
+      closers.push(() => ce.close());
+      const pool = createPool(url, logger, { max: 2, statementTimeoutMs: 600_000 });
+      closers.push(() => pool.end());
+      const t0 = performance.now();
+      await generate(pool, 0, size);
+      const generation = (performance.now() - t0) / 1000;
+      console.log(
+        `${size.toLocaleString('en').padStart(10)} consents generated in ${generation.toFixed(1)} s`,
+      );
+      const store = createConsentStore(config, pool);
+      const checkUrl = `http://127.0.0.1:${(ce.server.address() as AddressInfo).port}/v1/consents/check`;
+      targets.push({
+        size,
+        citizens: size / 4,
+        inProcess: async (citizenId: string) => (await store.check(body(citizenId))).covered,
+        overHttp: async (citizenId: string) => {
+          const response = await fetch(checkUrl, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify(body(citizenId)),
+          });
+          const answer = (await response.json()) as { covered?: boolean };
+          return response.status === 200 && answer.covered === true;
+        },
+        samples: { inProcess: emptySamples(), http1: emptySamples(), httpN: emptySamples() },
+      });
+    }
 
     console.log(
-      `consent check benchmark: ${checks} checks per measurement, random citizens, ` +
-        `in process 1 at a time, HTTP over ${concurrency} connections`,
+      `consent check: ${checks} checks per size and way, random citizens, in ${ROUNDS} alternating rounds; ` +
+        `in process one at a time, HTTP over 1 and over ${concurrency} connections`,
     );
-    const results: { size: number; inProcess: Measured; http: Measured }[] = [];
-    let generated = 0;
-    for (const size of sizes) {
-      const t0 = performance.now();
-      await generate(pool, generated, size);
-      generated = size;
-      const generation = (performance.now() - t0) / 1000;
-      const citizens = size / 4;
-      await measure(citizens, 1, 300, inProcess); // warm-up: connections open, statement prepared
-      await measure(citizens, concurrency, 300, overHttp);
-      const local = await measure(citizens, 1, checks, inProcess);
-      const http = await measure(citizens, concurrency, checks, overHttp);
-      results.push({ size, inProcess: local, http });
-      console.log(
-        `${size.toLocaleString('en').padStart(10)} consents (${citizens.toLocaleString('en')} citizens, ` +
-          `generated in ${generation.toFixed(1)} s)\n` +
-          `  in process: p50 ${ms(local.p50)}  p99 ${ms(local.p99)}  ${local.perSecond.toFixed(0)} checks/s  failures ${local.failures}\n` +
-          `  HTTP:       p50 ${ms(http.p50)}  p99 ${ms(http.p99)}  ${http.perSecond.toFixed(0)} checks/s  failures ${http.failures}`,
-      );
+    for (const target of targets) {
+      // Warm-up: connections open, statement prepared, the CE's code compiled.
+      await measure(emptySamples(), target.citizens, 1, 300, target.inProcess);
+      await measure(emptySamples(), target.citizens, concurrency, 300, target.overHttp);
     }
-    if (results.length >= 2) {
-      const small = results[0]!;
-      const large = results.at(-1)!;
-      for (const [label, key] of [
-        ['in process', 'inProcess'],
-        ['HTTP', 'http'],
-      ] as const) {
+    const perRound = Math.ceil(checks / ROUNDS);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const { samples, citizens } = target;
+        await measure(samples.inProcess, citizens, 1, perRound, target.inProcess);
+        await measure(samples.http1, citizens, 1, perRound, target.overHttp);
+        await measure(samples.httpN, citizens, concurrency, perRound, target.overHttp);
+      }
+    }
+
+    const ways = [
+      ['in process', 'inProcess'],
+      ['HTTP, 1 conn', 'http1'],
+      [`HTTP, ${concurrency} conns`, 'httpN'],
+    ] as const;
+    const summaries = targets.map((t) => ({
+      size: t.size,
+      ...Object.fromEntries(ways.map(([, key]) => [key, summary(t.samples[key])])),
+    })) as ({ size: number } & Record<(typeof ways)[number][1], Summary>)[];
+    for (const s of summaries) {
+      console.log(
+        `${s.size.toLocaleString('en').padStart(10)} consents (${(s.size / 4).toLocaleString('en')} citizens)`,
+      );
+      for (const [label, key] of ways) {
+        const m = s[key];
+        console.log(
+          `  ${label.padEnd(15)} p50 ${ms(m.p50)}  p99 ${ms(m.p99)}  ${m.perSecond.toFixed(0).padStart(5)} checks/s  failures ${m.failures}`,
+        );
+      }
+    }
+    if (summaries.length >= 2) {
+      const small = summaries[0]!;
+      const large = summaries.at(-1)!;
+      for (const [label, key] of ways) {
         const growth = large[key].p99 / small[key].p99;
         console.log(
           `p99 growth ${small.size.toLocaleString('en')} → ${large.size.toLocaleString('en')}, ${label}: ` +
@@ -286,7 +332,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
-    for (const name of Object.values(databases)) {
+    for (const name of created) {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     }
     await admin.end();
