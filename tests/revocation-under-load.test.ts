@@ -117,7 +117,7 @@ async function consentTo(person: Citizen): Promise<string> {
   const first = await passportQuery(person.nic);
   const pending = first.errors?.find((e) => e.extensions.code === 'CONSENT_REQUIRED') as
     { extensions: { consentPortalUrl: string } } | undefined;
-  expect(pending, JSON.stringify(first)).not.toBeUndefined();
+  expect(pending?.extensions.consentPortalUrl, JSON.stringify(first)).toMatch(/\/consent\/[0-9a-f-]{36}$/);
   const decided = await decideInPortal({
     consentPortalUrl: pending!.extensions.consentPortalUrl,
     redirectUri: `${t.url('passport-app')}/consent/return`,
