@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { fieldRefOf, type DecisionTable, type FieldRef, type SubjectPresence } from '@ndx/contract';
+import {
+  fieldRefOf,
+  type DecisionTable,
+  type FieldDecision,
+  type FieldRef,
+  type SubjectPresence,
+} from '@ndx/contract';
 import { entityConstants } from './decision-dependence.ts';
 import { decideFields, localTime } from './decision-engine.ts';
 import type { CompiledPolicy } from './policy-compiler.ts';
@@ -12,7 +18,7 @@ import type { CompiledPolicy } from './policy-compiler.ts';
  */
 
 /** No table is trusted for longer than this, whatever the policies say. */
-export const MAX_TABLE_MS = 60 * 60 * 1000;
+export const MAX_TABLE_MS = 24 * 60 * 60 * 1000;
 /** A subject that stands for any citizen when no policy reads the subject's value. */
 const ANY_SUBJECT = 'any-data-subject';
 
@@ -63,14 +69,13 @@ export function computeTable(
   const catalogue: FieldRef[] = [...compiled.fields.values()].map((f) => fieldRefOf(f.metadata));
   const principal = compiled.principal(consumerId, purpose);
   const perRequest = subject === 'present' && compiled.readsSubject;
-  const { fields } = perRequest
-    ? { fields: [] }
-    : decideFields(
-        compiled,
-        { consumerId, purpose, subjectId: subject === 'present' ? ANY_SUBJECT : null, fields: catalogue },
-        validFrom,
-        timeZone,
-      );
+  const request = {
+    consumerId,
+    purpose,
+    subjectId: subject === 'present' ? ANY_SUBJECT : null,
+    fields: catalogue,
+  };
+  const fields = perRequest ? [] : decideFields(compiled, request, validFrom, timeZone).fields;
   return {
     tableId: tableIdOf(compiled.version, subject, validFrom, consumerId, purpose),
     policyVersion: compiled.version,
@@ -78,19 +83,39 @@ export function computeTable(
     purpose,
     subject,
     validFrom: validFrom.toISOString(),
-    validUntil: nextChange(compiled, consumerId, purpose, validFrom, timeZone).toISOString(),
+    validUntil: validUntilOf(compiled, request, fields, validFrom, timeZone).toISOString(),
     fields,
     perRequestFields: perRequest ? catalogue : [],
     unlistedReason: principal ? 'UNKNOWN_FIELD' : 'UNKNOWN_CONSUMER',
   };
 }
 
+/** Candidate instants are checked against the decisions up to this many; the next one is then taken as is. */
+const VERIFIED_CANDIDATES = 8;
+
 /**
- * The next instant after `at` (second-aligned) at which a decision of this consumer and purpose could
- * differ: a time-of-day boundary (a Long the policies or the grant data compare `minuteOfDay` with, in the
- * policy time zone), a local date change, a datetime (grant expiry, a policy literal) `now` is compared
- * with; the next minute or second when a policy uses the time in a way not analysed; at most MAX_TABLE_MS.
+ * The instant after `validFrom` until which every decision of the table stays as it is: the first change
+ * candidate (see changeCandidates) at which the decisions differ. Between two consecutive candidates no
+ * comparison of the time context can flip, so the decisions there are those at the earlier candidate.
  */
+function validUntilOf(
+  compiled: CompiledPolicy,
+  request: { consumerId: string; purpose: string; subjectId: string | null; fields: FieldRef[] },
+  decided: FieldDecision[],
+  validFrom: Date,
+  timeZone: string,
+): Date {
+  const candidates = changeCandidates(compiled, request.consumerId, request.purpose, validFrom, timeZone);
+  const now = JSON.stringify(decided);
+  for (const [index, candidate] of candidates.entries()) {
+    if (index === candidates.length - 1 || index >= VERIFIED_CANDIDATES) return new Date(candidate);
+    const then = decideFields(compiled, request, new Date(candidate), timeZone).fields;
+    if (JSON.stringify(then) !== now) return new Date(candidate);
+  }
+  return new Date(validFrom.getTime() + MAX_TABLE_MS);
+}
+
+/** The first instant after `at` at which a decision of this consumer and purpose could differ (changeCandidates). */
 export function nextChange(
   compiled: CompiledPolicy,
   consumerId: string,
@@ -98,10 +123,28 @@ export function nextChange(
   at: Date,
   timeZone: string,
 ): Date {
+  return new Date(changeCandidates(compiled, consumerId, purpose, at, timeZone)[0]!);
+}
+
+/**
+ * The instants after `at` (second-aligned), in order, at which a decision of this consumer and purpose
+ * could differ, read from the policies' parsed form and the grant data: the time-of-day boundaries (every
+ * Long the policies or the grant data hold, and the minute after it, as `minuteOfDay` in the policy time
+ * zone), a local date change, the datetimes `now` is compared with (grant expiry, policy literals); the next
+ * minute or second when a policy uses the time in a way not analysed. Ends with `at` + MAX_TABLE_MS.
+ */
+export function changeCandidates(
+  compiled: CompiledPolicy,
+  consumerId: string,
+  purpose: string,
+  at: Date,
+  timeZone: string,
+): number[] {
   const from = Math.floor(at.getTime() / 1000) * 1000;
-  let until = from + MAX_TABLE_MS;
-  const earliest = (candidate: number) => {
-    if (candidate > from && candidate < until) until = candidate;
+  const cap = from + MAX_TABLE_MS;
+  const candidates = new Set<number>([cap]);
+  const add = (candidate: number) => {
+    if (candidate > from && candidate < cap) candidates.add(candidate);
   };
   const dependence = compiled.timeDependence;
   const principal = compiled.principal(consumerId, purpose);
@@ -111,39 +154,29 @@ export function nextChange(
   // The grant's expiry decides GRANT_EXPIRED even where no policy reads `now`.
   const expiresAt = principal?.terms.expiresAt;
   const datetimes = typeof expiresAt === 'number' ? [...constants.datetimes, expiresAt] : constants.datetimes;
-  if (dependence.nowAnySecond) earliest(from + 1000);
+  if (dependence.nowAnySecond) add(from + 1000);
   // A comparison with X flips at X (<, >=) or just after it (<=, >); decisions are taken per whole second.
-  for (const x of datetimes) for (const flip of [x, x + 1]) earliest(Math.ceil(flip / 1000) * 1000);
+  for (const x of datetimes) for (const flip of [x, x + 1]) add(Math.ceil(flip / 1000) * 1000);
 
   if (dependence.minuteOfDay || dependence.date) {
     const minuteStart = Math.floor(from / 60_000) * 60_000;
-    if (dependence.minuteAnyMinute) earliest(minuteStart + 60_000);
-    else if (dependence.minuteOfDay) {
-      const minutes = new Set<number>();
-      for (const c of constants.longs) {
-        for (const m of [c, c + 1]) if (Number.isInteger(m) && m >= 0 && m < 1440) minutes.add(m);
+    const today = localTime(new Date(from), timeZone).date;
+    const minutes = new Set<number>();
+    for (const c of constants.longs) {
+      for (const m of [c, c + 1]) if (Number.isInteger(m) && m >= 0 && m < 1440) minutes.add(m);
+    }
+    if (dependence.minuteAnyMinute) add(minuteStart + 60_000);
+    let dateChanged = false;
+    for (let t = minuteStart + 60_000; t < cap; t += 60_000) {
+      const local = localTime(new Date(t), timeZone);
+      if (dependence.minuteOfDay && minutes.has(local.minuteOfDay)) add(t);
+      if (dependence.date && !dateChanged && local.date !== today) {
+        add(t);
+        dateChanged = true;
       }
-      earliest(nextLocalMinute(minuteStart, timeZone, (local) => minutes.has(local.minuteOfDay)));
-    }
-    if (dependence.date) {
-      const today = localTime(new Date(from), timeZone).date;
-      earliest(nextLocalMinute(minuteStart, timeZone, (local) => local.date !== today));
     }
   }
-  return new Date(until);
-}
-
-/** The first whole minute after minuteStart (within a day and an hour) whose local time matches; else far away. */
-function nextLocalMinute(
-  minuteStart: number,
-  timeZone: string,
-  matches: (local: ReturnType<typeof localTime>) => boolean,
-): number {
-  for (let k = 1; k <= 1500; k++) {
-    const t = minuteStart + k * 60_000;
-    if (matches(localTime(new Date(t), timeZone))) return t;
-  }
-  return Number.POSITIVE_INFINITY;
+  return [...candidates].sort((a, b) => a - b);
 }
 
 /**
