@@ -64,7 +64,7 @@ export function adminRoutes(
    */
   const obeyed = async () => {
     await runtime.refresh();
-    await feed.settled();
+    return feed.settled();
   };
   const actorOf = (request: FastifyRequest, why: string): Actor => ({
     who: request.caller?.clientId ?? request.caller?.subject ?? 'unknown',
@@ -97,8 +97,7 @@ export function adminRoutes(
     if (!envelope.activate) return { version, change: summary, active: false };
     await runtime.compiled(version);
     const activation = await activateVersion(pool, { version, actor });
-    await obeyed();
-    return { version, change: summary, active: true, activation };
+    return { version, change: summary, active: true, activation, feed: await obeyed() };
   };
 
   app.register(
@@ -129,9 +128,9 @@ export function adminRoutes(
           actor: actorOf(request, body.reason),
           expectedActiveVersion: body.expectedActiveVersion,
         });
-        await obeyed();
+        const settled = await obeyed();
         request.log.info({ activation }, 'policy version activated');
-        return activation;
+        return { ...activation, feed: settled };
       });
 
       admin.post('/rollback', async (request) => {
@@ -149,9 +148,9 @@ export function adminRoutes(
           actor: actorOf(request, body.reason),
           expectedActiveVersion: body.expectedActiveVersion,
         });
-        await obeyed();
+        const settled = await obeyed();
         request.log.info({ activation }, 'policy version rolled back');
-        return activation;
+        return { ...activation, feed: settled };
       });
 
       admin.get('/fields', async (request) => {
