@@ -221,9 +221,10 @@ describe('the policy change feed', () => {
   });
 
   it('settles an activation only once a live subscriber acknowledged it, or its lease lapsed', async () => {
-    const clock = { t: 10_000 };
+    const clock = { t: 0 };
     const active = { v: 2 };
     const feed = feedAt(clock, active);
+    clock.t = 10_000; // long after the process started: only the leases count
     await feed.poll('oe-stalled-1', 2, never); // leased until 13 000, then never polls again
     await feed.poll('oe-healthy-1', 2, never);
     active.v = 3;
