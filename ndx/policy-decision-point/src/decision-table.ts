@@ -166,11 +166,15 @@ export function changeCandidates(
       for (const m of [c, c + 1]) if (Number.isInteger(m) && m >= 0 && m < 1440) minutes.add(m);
     }
     if (dependence.minuteAnyMinute) add(minuteStart + 60_000);
+    // Without a UTC offset change within the day ahead (no DST switch), local minutes follow by arithmetic.
+    const m0 = localTime(new Date(minuteStart), timeZone).minuteOfDay;
+    const steady = localTime(new Date(minuteStart + 1440 * 60_000), timeZone).minuteOfDay === m0;
     let dateChanged = false;
-    for (let t = minuteStart + 60_000; t < cap; t += 60_000) {
-      const local = localTime(new Date(t), timeZone);
-      if (dependence.minuteOfDay && minutes.has(local.minuteOfDay)) add(t);
-      if (dependence.date && !dateChanged && local.date !== today) {
+    for (let t = minuteStart + 60_000, k = 1; t < cap; t += 60_000, k++) {
+      const local = steady ? undefined : localTime(new Date(t), timeZone);
+      const minute = local?.minuteOfDay ?? (m0 + k) % 1440;
+      if (dependence.minuteOfDay && minutes.has(minute)) add(t);
+      if (dependence.date && !dateChanged && (local ? local.date !== today : minute === 0)) {
         add(t);
         dateChanged = true;
       }
