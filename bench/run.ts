@@ -281,59 +281,64 @@ async function main(): Promise<void> {
     const peakMb = Object.fromEntries(tracked.map((t) => [t.name, t.peakMb()]));
     for (const gateway of gateways) await gateway.stop();
 
-    // Scale: consent checks at the small size (the consents above), then at the large size.
+    // Scale (a failure here is reported, and the figures above are still written).
     const consentScale: BenchResults['scale']['consent'] = [];
-    const countConsents = async () =>
-      Number((await consentDb.query<{ n: string }>('SELECT count(*) AS n FROM consents')).rows[0]!.n);
-    const checkAt = async () => {
-      const rows = await countConsents();
-      const latency = await measureConsentCheck(
-        stack.url('consent-engine'),
-        oeConsentToken,
-        consented,
-        settings.samples,
-      );
-      consentScale.push({ rows, latency });
-      log(
-        `consent check at ${rows} consents: p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms`,
-      );
-    };
-    await checkAt();
-    const t0 = performance.now();
-    const reached = await fillConsentHistory(
-      consentDb,
-      DEMO_CONSENT_CITIZEN,
-      all,
-      settings.consentsLarge,
-      (rows) => log(`  consents: ${rows}`),
-    );
-    log(
-      `${reached} consents in the CE's database (${((performance.now() - t0) / 1000).toFixed(0)} s to insert)`,
-    );
-    await checkAt();
-    await consentDb.end();
-
     const auditScale: BenchResults['scale']['audit'] = [];
-    const audit = await openAuditScale(stack.adminUrl, all);
     try {
-      for (const size of [settings.auditSmall, settings.auditLarge]) {
-        const started = performance.now();
-        const rows = await audit.fill(size, settings.auditFillBudgetMs, (n) => log(`  audit rows: ${n}`));
-        const fillSeconds = (performance.now() - started) / 1000;
-        if (rows < size)
-          log(
-            `audit fill stopped at ${rows} rows: the ${settings.auditFillBudgetMs / 1000} s budget ran out`,
-          );
-        const append = await audit.measureAppend(settings.samples);
-        const accessLog = await audit.measureAccessLog(Math.min(500, settings.samples));
-        auditScale.push({ target: size, rows: await audit.rows(), fillSeconds, append, accessLog });
-        log(
-          `audit append at ${rows} rows: p50 ${append.p50.toFixed(2)} ms  p99 ${append.p99.toFixed(2)} ms; ` +
-            `access-log page p99 ${accessLog.p99.toFixed(2)} ms`,
+      // Scale: consent checks at the small size (the consents above), then at the large size.
+      const countConsents = async () =>
+        Number((await consentDb.query<{ n: string }>('SELECT count(*) AS n FROM consents')).rows[0]!.n);
+      const checkAt = async () => {
+        const rows = await countConsents();
+        const latency = await measureConsentCheck(
+          stack.url('consent-engine'),
+          oeConsentToken,
+          consented,
+          settings.samples,
         );
+        consentScale.push({ rows, latency });
+        log(
+          `consent check at ${rows} consents: p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms`,
+        );
+      };
+      await checkAt();
+      const t0 = performance.now();
+      const reached = await fillConsentHistory(
+        consentDb,
+        DEMO_CONSENT_CITIZEN,
+        all,
+        settings.consentsLarge,
+        (rows) => log(`  consents: ${rows}`),
+      );
+      log(
+        `${reached} consents in the CE's database (${((performance.now() - t0) / 1000).toFixed(0)} s to insert)`,
+      );
+      await checkAt();
+      await consentDb.end();
+
+      const audit = await openAuditScale(stack.adminUrl, all);
+      try {
+        for (const size of [settings.auditSmall, settings.auditLarge]) {
+          const started = performance.now();
+          const rows = await audit.fill(size, settings.auditFillBudgetMs, (n) => log(`  audit rows: ${n}`));
+          const fillSeconds = (performance.now() - started) / 1000;
+          if (rows < size)
+            log(
+              `audit fill stopped at ${rows} rows: the ${settings.auditFillBudgetMs / 1000} s budget ran out`,
+            );
+          const append = await audit.measureAppend(settings.samples);
+          const accessLog = await audit.measureAccessLog(Math.min(500, settings.samples));
+          auditScale.push({ target: size, rows: await audit.rows(), fillSeconds, append, accessLog });
+          log(
+            `audit append at ${rows} rows: p50 ${append.p50.toFixed(2)} ms  p99 ${append.p99.toFixed(2)} ms; ` +
+              `access-log page p99 ${accessLog.p99.toFixed(2)} ms`,
+          );
+        }
+      } finally {
+        await audit.close();
       }
-    } finally {
-      await audit.close();
+    } catch (err) {
+      console.error(`scale part failed: ${err instanceof Error ? err.message : String(err)}`);
     }
 
     results = {

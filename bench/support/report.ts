@@ -103,12 +103,12 @@ function targets(r: BenchResults): Target[] {
   const peer = Math.max(peerOn, peerOff);
   const open = (p: PathName) => r.openLoop.find((o) => o.path === p)!.window;
   const p99Limit = 2 * open('direct').p99 + 5;
-  const growth = (list: LatencySummary[]) => list.at(-1)!.p99 / list[0]!.p99;
+  const growth = (list: LatencySummary[]) => (list.length < 2 ? NaN : list.at(-1)!.p99 / list[0]!.p99);
   const consentGrowth = growth(r.scale.consent.map((c) => c.latency));
   const auditGrowth = growth(r.scale.audit.map((a) => a.append));
   const consentSizes = r.scale.consent.map((c) => n0(c.rows)).join(' → ');
   const auditSizes = r.scale.audit.map((a) => n0(a.rows)).join(' → ');
-  const auditShort = r.scale.audit.some((a) => a.rows < a.target);
+  const auditShort = r.scale.audit.length < 2 || r.scale.audit.some((a) => a.rows < a.target);
   const oe = r.peakMb['orchestration-engine'] ?? NaN;
   return [
     {
@@ -128,7 +128,7 @@ function targets(r: BenchResults): Target[] {
     },
     {
       name: 'consent check p99 grows < 2×',
-      met: consentGrowth < 2,
+      met: Number.isFinite(consentGrowth) ? consentGrowth < 2 : undefined,
       detail: `${consentSizes} consents: p99 ${r.scale.consent.map((c) => ms(c.latency.p99)).join(' → ')} ms = ${ratio(consentGrowth)}`,
     },
     {
