@@ -44,6 +44,8 @@ export interface StackOptions {
   print: (line: string) => void;
   /** Where service log lines go (defaults to print). */
   printServiceLog?: (line: string) => void;
+  /** Extra node options per service, before its script (e.g. `--cpu-prof` for a benchmark). */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
 export interface RunningStack {
@@ -56,6 +58,8 @@ export interface RunningStack {
    * are not told (they must cope, and reconnect by themselves).
    */
   restartPostgres: (whileDown?: () => Promise<void>) => Promise<void>;
+  /** The process id of a running service (for benchmarks reading /proc), undefined when not started. */
+  pid: (name: ServiceName) => number | undefined;
   stop: () => Promise<void>;
 }
 
@@ -187,6 +191,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             env,
             onLine: printServiceLog,
             logFile: join(logDir, `${service.name}.log`),
+            nodeArgs: options.nodeArgs?.[service.name],
           });
           processes.push(proc);
           try {
@@ -202,7 +207,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
       );
     }
-    return { context, services: selected, postgresAdminUrl: adminUrl, secretsFile, restartPostgres, stop };
+    const pid = (name: ServiceName) => processes.find((p) => p.name === name)?.child.pid;
+    return {
+      context,
+      services: selected,
+      postgresAdminUrl: adminUrl,
+      secretsFile,
+      restartPostgres,
+      pid,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

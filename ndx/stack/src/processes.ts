@@ -20,11 +20,13 @@ export interface SpawnOptions {
   onLine: (line: string) => void;
   /** Also appends every output line, as written, to this file. */
   logFile?: string;
+  /** Node options placed before the script. */
+  nodeArgs?: string[];
 }
 
 /** Starts `node script` with its output prefixed by name, line by line. */
 export function spawnNodeProcess(options: SpawnOptions): ManagedProcess {
-  const child = spawn(process.execPath, [options.script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
