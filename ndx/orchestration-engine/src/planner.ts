@@ -3,7 +3,7 @@
  * it to the request. The steps live in their own modules: operation-selection.ts, field-collection.ts,
  * routing.ts, plan-template.ts, sub-query.ts and plan-cache.ts; the plan itself is described in query-plan.ts.
  */
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { conditionVariables } from './field-collection.ts';
 import type { ArgMapping } from './fl-config.ts';
 import { coerceVariables, selectOperation } from './operation-selection.ts';
@@ -36,13 +36,20 @@ export interface QueryPlanner {
 /** A planner with an LRU cache of plans keyed by operation text, operation name and @skip/@include values. */
 export function createQueryPlanner(options: QueryPlannerOptions): QueryPlanner {
   const cache = new PlanCache<PlanTemplate>(options.cacheSize ?? 500);
+  // The variables @skip/@include read, per operation node: the OE's documents come from its bounded document
+  // cache, so a repeated query reuses its node, and an entry goes when its document does.
+  const conditionsOf = new WeakMap<OperationDefinitionNode, string[]>();
   return {
     plan(request) {
       const operation = selectOperation(request.document, request.operationName ?? undefined);
+      // Per request, always: the variable values are coerced against their declared types.
       const variables = coerceVariables(options.schema, operation, request.variables ?? {});
-      const conditions = conditionVariables(request.document, operation).map(
-        (name) => variables[name] === true,
-      );
+      let names = conditionsOf.get(operation);
+      if (!names) {
+        names = conditionVariables(request.document, operation);
+        conditionsOf.set(operation, names);
+      }
+      const conditions = names.map((name) => variables[name] === true);
       const key = planCacheKey(request.source, request.operationName ?? undefined, conditions);
       const template = cache.getOrBuild(key, () =>
         buildPlanTemplate(options.schema, options.argMappings, request.document, operation, variables),
