@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LOG_FILE_ENV } from '@ndx/service-kit';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
 import { SecretStore } from './secrets.ts';
 import { seedAccounts } from './seed-accounts.ts';
@@ -42,8 +43,13 @@ export interface StackOptions {
   only?: ServiceName[];
   /** Where progress and prefixed service logs go. */
   print: (line: string) => void;
-  /** Where service log lines go (defaults to print). */
+  /**
+   * Where the services' warnings and errors go (defaults to print). Each service writes its whole log itself
+   * to <dataDir>/logs/<service>.log (LOG_FILE); the launcher relays only lines at consoleLevel or above.
+   */
   printServiceLog?: (line: string) => void;
+  /** The least pino level relayed to printServiceLog (default 40, warn). */
+  consoleLevel?: number;
 }
 
 export interface RunningStack {
@@ -69,6 +75,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const offset = options.portOffset ?? 0;
   const print = options.print;
   const printServiceLog = options.printServiceLog ?? print;
+  const consoleLevel = options.consoleLevel ?? 40;
   if (options.reset && existsSync(dataDir)) {
     print(`reset: removing ${dataDir}`);
     await rm(dataDir, { recursive: true, force: true });
@@ -158,9 +165,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       secret: (name) => secrets.get(name),
       seedAccounts,
     };
-    const envs = new Map(selected.map((s) => [s.name, serviceEnv(s, context)]));
     const logDir = join(dataDir, 'logs');
     await mkdir(logDir, { recursive: true });
+    const envs = new Map(
+      selected.map((s) => [
+        s.name,
+        { ...serviceEnv(s, context), [LOG_FILE_ENV]: join(logDir, `${s.name}.log`) },
+      ]),
+    );
     secrets.save();
 
     for (const wave of startWaves(selected)) {
@@ -176,7 +188,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               cwd,
               env,
               onLine: printServiceLog,
-              logFile: join(logDir, `${service.name}.log`),
+              consoleLevel,
             });
           }
           print(`starting ${service.name} on port ${ports[service.name]}`);
@@ -186,7 +198,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             cwd,
             env,
             onLine: printServiceLog,
-            logFile: join(logDir, `${service.name}.log`),
+            consoleLevel,
           });
           processes.push(proc);
           try {
@@ -196,7 +208,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               options.readyTimeoutMs ?? 120_000,
             );
           } catch (err) {
-            throw new Error(`${service.name} ${(err as Error).message}`, { cause: err });
+            throw new Error(`${service.name} ${(err as Error).message}\n(its log: ${env[LOG_FILE_ENV]})`, {
+              cause: err,
+            });
           }
           print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
         }),
