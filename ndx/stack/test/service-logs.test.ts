@@ -42,9 +42,9 @@ async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promi
   }
 }
 
-async function runFixture(logLevel: string | undefined) {
+async function runFixture(logLevel: string | undefined, options: { toFile: boolean } = { toFile: true }) {
   const port = await freePort();
-  const logFile = join(folder, `logging-service-${logLevel ?? 'default'}.log`);
+  const logFile = join(folder, `logging-service-${logLevel ?? 'default'}-${options.toFile}.log`);
   const consoleLines: string[] = [];
   const proc = spawnNodeProcess({
     name: 'logging-service',
@@ -53,7 +53,7 @@ async function runFixture(logLevel: string | undefined) {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: String(port),
-      LOG_FILE: logFile,
+      ...(options.toFile ? { LOG_FILE: logFile } : {}),
       ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
     },
     onLine: (line) => consoleLines.push(line),
@@ -109,6 +109,19 @@ describe('service logs under the launcher', () => {
       });
       expect(consoleLines).toHaveLength(1);
       expect(consoleLines[0]).toMatch(/\| ERROR request failed/);
+    } finally {
+      await stopProcess(proc);
+    }
+  });
+
+  it('relays only warnings and errors of a service that writes its whole log to its output', async () => {
+    const { proc, consoleLines } = await runFixture('debug', { toFile: false });
+    try {
+      await eventually(async () => {
+        expect(consoleLines.filter((l) => l.includes('ERROR request failed'))).toHaveLength(1);
+      });
+      expect(proc.recentOutput.length).toBe(1);
+      expect(consoleLines).toEqual([expect.stringMatching(/^logging-service\s+\| ERROR request failed/)]);
     } finally {
       await stopProcess(proc);
     }
