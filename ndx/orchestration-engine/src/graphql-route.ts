@@ -32,8 +32,17 @@ export interface OeContext {
   timings: Record<string, number>;
 }
 
-/** How many parsed and validated documents the OE keeps by default. */
-export const DEFAULT_DOCUMENT_CACHE_ENTRIES = 1_000;
+/**
+ * The OE's default document cache: at most 500 documents and 256 K characters of query text in all. A parsed
+ * document (with locations) takes some 70 to 90 bytes of heap per character of its text, so this is ~20 MB at most
+ * however large the queries consumers send.
+ */
+export function defaultDocumentCache(): PlanCache<DocumentNode> {
+  return new PlanCache<DocumentNode>(500, {
+    maxWeight: 256 * 1024,
+    weigh: (document) => document.loc?.end ?? 1_024,
+  });
+}
 
 /** The response header that carries the audit reference of an audited request. */
 export const AUDIT_REFERENCE_HEADER = 'NDX-Audit-Reference';
@@ -50,7 +59,7 @@ export interface GraphQLRouteOptions {
   /**
    * Parsed and validated documents by query hash (Apollo's document store): a repeated query is neither parsed
    * nor validated again (depth, aliases, cost, directives depend on the text only); variable coercion,
-   * @skip/@include and everything after still run per request. Default: DEFAULT_DOCUMENT_CACHE_ENTRIES.
+   * @skip/@include and everything after still run per request. Default: defaultDocumentCache().
    */
   documentCache?: PlanCache<DocumentNode>;
   flConfig: FlConfig;
@@ -87,7 +96,7 @@ export async function registerGraphQLRoute(
     blockFieldSuggestion: { enabled: !options.introspection },
   }).protect();
 
-  const documents = options.documentCache ?? new PlanCache<DocumentNode>(DEFAULT_DOCUMENT_CACHE_ENTRIES);
+  const documents = options.documentCache ?? defaultDocumentCache();
   const apollo = new ApolloServer<OeContext>({
     schema: options.schema,
     // Bounded by entry count (Apollo's default is bounded by an estimate of bytes, computed by serialising).

@@ -25,6 +25,11 @@ export interface QueryPlannerOptions {
   argMappings: readonly ArgMapping[];
   /** Bound of the plan cache (least recently used plans are dropped). Default 500. */
   cacheSize?: number;
+  /**
+   * Bound of the total length of the operation texts of the cached plans (a template keeps its document's nodes,
+   * about 70 bytes of heap per character of text). Default PLAN_CACHE_MAX_TEXT.
+   */
+  cacheMaxText?: number;
 }
 
 export interface QueryPlanner {
@@ -33,9 +38,15 @@ export interface QueryPlanner {
   cachedPlans(): number;
 }
 
+/** The default bound of the plan cache's total operation text: 256 K characters (some 20 MB of heap at most). */
+export const PLAN_CACHE_MAX_TEXT = 256 * 1024;
+
 /** A planner with an LRU cache of plans keyed by operation text, operation name and @skip/@include values. */
 export function createQueryPlanner(options: QueryPlannerOptions): QueryPlanner {
-  const cache = new PlanCache<PlanTemplate>(options.cacheSize ?? 500);
+  const cache = new PlanCache<PlanTemplate>(options.cacheSize ?? 500, {
+    maxWeight: options.cacheMaxText ?? PLAN_CACHE_MAX_TEXT,
+    weigh: (_template, key) => key.length,
+  });
   // The variables @skip/@include read, per operation node: the OE's documents come from its bounded document
   // cache, so a repeated query reuses its node, and an entry goes when its document does.
   const conditionsOf = new WeakMap<OperationDefinitionNode, string[]>();

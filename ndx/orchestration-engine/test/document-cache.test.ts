@@ -14,7 +14,7 @@ import { createHttpService, createTokenVerifier } from '@ndx/service-kit';
 import { testLogger } from '@ndx/service-kit/testing';
 import { loadFlConfig } from '../src/fl-config.ts';
 import type { ConsentClient, PolicyClient } from '../src/gate-clients.ts';
-import { registerGraphQLRoute } from '../src/graphql-route.ts';
+import { defaultDocumentCache, registerGraphQLRoute } from '../src/graphql-route.ts';
 import { createOeMetrics } from '../src/oe-metrics.ts';
 import { PlanCache } from '../src/plan-cache.ts';
 import { createQueryPlanner, type QueryPlanner } from '../src/planner.ts';
@@ -155,6 +155,32 @@ describe('the OE’s document cache', () => {
     await query(texts[0]!, {}); // dropped: parsed and validated again
     expect(documents.hits - hitsBefore).toBe(1);
     expect(documents.size).toBe(2);
+  });
+});
+
+describe('the default caches’ size bound', () => {
+  it('drops documents by the total length of their text, so large queries cannot fill the heap', () => {
+    const cache = defaultDocumentCache();
+    const big = (i: number) =>
+      parse(`query Big${i}($nic: ID!) { personInfo(nic: $nic) { name ${' '.repeat(60_000)} } }`);
+    for (let i = 0; i < 10; i++) cache.set(`big${i}`, big(i));
+    expect(cache.weight).toBeLessThanOrEqual(256 * 1024);
+    expect(cache.size).toBe(4);
+    expect(cache.get('big9')?.definitions).toHaveLength(1);
+    expect(cache.get('big5')).toBe(undefined);
+    // Small documents: up to the entry bound.
+    const small = defaultDocumentCache();
+    for (let i = 0; i < 600; i++) small.set(`q${i}`, parse(`{ personInfo(nic: "${i}") { name } }`));
+    expect(small.size).toBe(500);
+  });
+
+  it('drops plans by the total length of their operation text', () => {
+    const own = createQueryPlanner({ schema, argMappings: flConfig.argMappings, cacheMaxText: 1_000 });
+    for (let i = 0; i < 10; i++) {
+      const source = `query P${i}($nic: ID!) { personInfo(nic: $nic) { name } }${' '.repeat(200)}`;
+      own.plan({ document: parse(source), source, variables: { nic: '199012345678' } });
+    }
+    expect(own.cachedPlans()).toBe(3);
   });
 });
 
