@@ -22,6 +22,8 @@ export interface SpawnOptions {
    * (they are in the service's own log file). Other output (a crash's stack trace) always passes. Default: all.
    */
   consoleLevel?: number;
+  /** Node.js options before the script (e.g. V8 heap sizing). */
+  nodeArgs?: string[];
 }
 
 /** The pino log level of a JSON log line (30 info, 40 warn, 50 error), or undefined for any other output. */
@@ -55,7 +57,7 @@ const LEVEL_NAMES: Record<number, string> = {
 
 /** Starts `node script` with its output prefixed by name, line by line. */
 export function spawnNodeProcess(options: SpawnOptions): ManagedProcess {
-  const child = spawn(process.execPath, [options.script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
