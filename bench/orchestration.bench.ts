@@ -10,6 +10,7 @@ import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from '../tests/support/consent-portal.ts';
 import { startTestStack } from '../tests/support/test-stack.ts';
 import { runLoad } from './support/load.ts';
+import { delta, histograms, type Histogram } from './support/metrics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,43 +28,6 @@ const PASSPORT_QUERY = `query Passport($nic: ID!) {
   }
 }`;
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
-
-/** Histogram series of one metric: label value → cumulative bucket counts, sum and count. */
-interface Histogram {
-  buckets: Map<number, number>;
-  sum: number;
-  count: number;
-}
-
-function histograms(metrics: string, name: string, label: string): Map<string, Histogram> {
-  const byLabel = new Map<string, Histogram>();
-  const of = (key: string) => {
-    let h = byLabel.get(key);
-    if (!h) byLabel.set(key, (h = { buckets: new Map(), sum: 0, count: 0 }));
-    return h;
-  };
-  for (const line of metrics.split('\n')) {
-    const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!match || !match[1]!.startsWith(name)) continue;
-    const labels = Object.fromEntries(
-      [...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as const),
-    );
-    const key = labels[label];
-    if (key === undefined) continue;
-    const value = Number(match[3]);
-    if (match[1] === `${name}_bucket`) of(key).buckets.set(Number(labels['le']), value);
-    else if (match[1] === `${name}_sum`) of(key).sum = value;
-    else if (match[1] === `${name}_count`) of(key).count = value;
-  }
-  return byLabel;
-}
-
-/** after − before, so the figures cover the load run only. */
-function delta(after: Histogram, before: Histogram | undefined): Histogram {
-  const buckets = new Map<number, number>();
-  for (const [le, n] of after.buckets) buckets.set(le, n - (before?.buckets.get(le) ?? 0));
-  return { buckets, sum: after.sum - (before?.sum ?? 0), count: after.count - (before?.count ?? 0) };
-}
 
 /** The upper bound of the bucket holding the p-th percentile (a histogram gives no finer answer). */
 function bucketPercentile(h: Histogram, p: number): string {

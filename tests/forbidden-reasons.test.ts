@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
@@ -13,6 +14,7 @@ const FARAJALAND = 'Africa/Lusaka'; // the PDP's POLICY_TIME_ZONE in the stack
 
 interface GraphQLAnswer {
   status: number;
+  reference: string | null;
   data?: Record<string, unknown> | null;
   errors?: { path?: (string | number)[]; extensions: { code: string; reason?: string } }[];
 }
@@ -27,6 +29,7 @@ interface Grant {
 let t: TestStack;
 let policeToken: string;
 let operatorToken: string;
+let auditPool: pg.Pool;
 
 async function query(text: string): Promise<GraphQLAnswer> {
   const response = await fetch(`${t.url('orchestration-engine')}/graphql`, {
@@ -34,7 +37,11 @@ async function query(text: string): Promise<GraphQLAnswer> {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${policeToken}` },
     body: JSON.stringify({ query: text }),
   });
-  return { status: response.status, ...((await response.json()) as Omit<GraphQLAnswer, 'status'>) };
+  return {
+    status: response.status,
+    reference: response.headers.get('ndx-audit-reference'),
+    ...((await response.json()) as Omit<GraphQLAnswer, 'status' | 'reference'>),
+  };
 }
 
 /** Each error's path with its code and reason. */
@@ -86,9 +93,11 @@ beforeAll(async () => {
   t = await startTestStack({ only: ['orchestration-engine'] });
   policeToken = await t.clientToken('traffic-police-app', 'urn:ndx:api');
   operatorToken = await t.clientToken('ndx-operator', 'urn:ndx:pdp', 'admin');
+  auditPool = new pg.Pool({ connectionString: t.databaseUrl('ndx_audit'), max: 1 });
 }, 240_000);
 
 afterAll(async () => {
+  await auditPool?.end();
   await t?.stop();
 });
 
@@ -121,5 +130,23 @@ describe('the reason a field is FORBIDDEN', () => {
     expect(codes.filter((code) => code === 'FORBIDDEN' || code === 'CONSENT_REQUIRED')).toEqual([]);
     const person = await query(PERSON_QUERY);
     expect(errorsByPath(person)).toEqual({ 'personInfo.name': ['FORBIDDEN', 'NOT_GRANTED'] });
+  });
+
+  it('inside the window the vehicle fields are released under the grant’s legal basis, and the audit record names it', async () => {
+    await setTrafficWindow(farajalandClock(-60), farajalandClock(60));
+    const vehicle = await query(VEHICLE_QUERY);
+    expect(vehicle.status).toBe(200);
+    expect(vehicle.reference).toMatch(/^[0-9a-f-]{36}$/);
+    const { rows } = await auditPool.query<{ released: { field: string; allowedBy: unknown }[] }>(
+      'SELECT fields_released AS released FROM audit_log WHERE reference = $1',
+      [vehicle.reference],
+    );
+    expect(rows).toHaveLength(1);
+    // No consent was involved: the policy permitted both fields, under the legal obligation the grant names.
+    const legalObligation = { basis: 'policy', policyIds: ['grant'], legalBasis: 'legal-obligation' };
+    expect(rows[0]!.released.map((f) => [f.field, f.allowedBy]).sort()).toEqual([
+      ['vehicle.make', legalObligation],
+      ['vehicle.model', legalObligation],
+    ]);
   });
 });

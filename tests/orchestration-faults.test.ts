@@ -250,7 +250,8 @@ describe('a provider that fails costs only its own fields', () => {
     expect(answer.data!.personInfo).toMatchObject({ fullName: amara.drpFullName });
     expect(drp.requests()).toBe(1);
     expect(rgd.requests()).toBe(1);
-    expect(pdp.requests('/v1/decisions')).toBe(1);
+    // One policy decision: per request, or one decision table once the change feed proves tables current.
+    expect(pdp.requests('/v1/decision')).toBe(1);
     expect(ce.requests('/v1/consents/check')).toBe(1);
     expect((await auditRecordOf(answer.traceId)).outcome).toBe('SUCCESS');
     const metrics = await (await fetch(`${oe.url}/metrics`)).text();
@@ -529,7 +530,8 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
     // The decision call finds no PDP; the consumer registry, asked at authentication, still answers (a PDP
     // that is down altogether is refused at authentication: tests/consumer-registry.test.ts).
     const oe = await startOe({ PDP_URL: pdp.url, PROVIDER_URL_RGD: rgd.url });
-    pdp.setMode('reset', { path: '/v1/decisions' });
+    // `/v1/decision` covers both /v1/decisions and /v1/decision-tables.
+    pdp.setMode('reset', { path: '/v1/decision' });
     const answer = await passportQuery(oe.url);
     await expectFailedClosed(oe.url, answer, 'POLICY_UNAVAILABLE');
   });
@@ -558,21 +560,83 @@ describe('when a gate or the audit log is gone, nothing is released', () => {
     ] as const satisfies readonly [string, FaultMode, { slowMs?: number; json?: unknown }, number][];
 
   it.each(misbehaviours({ decisionId: 'd-1', policyVersion: '1', decision: 'PERMIT', fields: 'all' }))(
-    'PDP %s: 503 POLICY_UNAVAILABLE, no data, no provider called, refusal audited',
+    'PDP %s to decisions and decision tables: 503 POLICY_UNAVAILABLE, no data, no provider called, refusal audited',
     async (_behaviour, mode, options, hungUp) => {
       const oe = await startOe({
         PDP_URL: pdp.url,
         PROVIDER_URL_RGD: rgd.url,
         GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
       });
-      // Only the decision call misbehaves: the consumer registry, asked at authentication, answers.
-      pdp.setMode(mode, { ...options, path: '/v1/decisions' });
+      // Only the decision calls misbehave (per request, or the decision table the OE asks for while the
+      // change feed proves tables current): the consumer registry, asked at authentication, answers.
+      pdp.setMode(mode, { ...options, path: '/v1/decision' });
       const answer = await passportQuery(oe.url);
       await expectFailedClosed(oe.url, answer, 'POLICY_UNAVAILABLE');
       expect(answer.elapsedMs).toBeLessThan(HANG_MS);
       // The PDP was asked once, so the refusal is its answer's doing; a slow PDP was hung up on.
+      expect(pdp.requests('/v1/decision')).toBe(1);
+      await expect.poll(() => pdp.abandoned('/v1/decision'), { timeout: HANG_MS }).toBe(hungUp);
+    },
+  );
+
+  /**
+   * The PDP's change feed misbehaving, behind a second proxy in front of the PDP's proxy: `held` is a feed
+   * that never answers (frozen); `wrongShape` promises an hour-long lease for a version that is no number.
+   */
+  const feedMisbehaviours = [
+    ['is unreachable', 'reset', {}],
+    ['answers HTTP 503', 'http-503', {}],
+    ['answers HTTP 500', 'http-500', {}],
+    ['never answers', 'held', {}],
+    ['answers 200 with a body that is not JSON', 'invalid-json', {}],
+    [
+      'answers 200 with JSON of the wrong shape',
+      'wrong-shape',
+      { json: { activeVersion: 'latest', leaseMs: 3_600_000 } },
+    ],
+  ] as const satisfies readonly [string, FaultMode, { json?: unknown }][];
+
+  async function startOeBehindFeed(mode: FaultMode, options: { json?: unknown }) {
+    const feed = await startFaultProvider({ upstream: pdp.url });
+    cleanups.push(async () => {
+      feed.release();
+      await feed.stop();
+    });
+    feed.setMode(mode, { ...options, path: '/v1/policy-changes' });
+    const oe = await startOe({
+      PDP_URL: feed.url,
+      PROVIDER_URL_RGD: rgd.url,
+      GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
+    });
+    // The OE has tried the feed (a held poll counts when it arrives).
+    await expect.poll(() => feed.requests('/v1/policy-changes'), { timeout: HANG_MS }).toBeGreaterThan(0);
+    return oe;
+  }
+
+  it.each(feedMisbehaviours)(
+    'PDP change feed %s: no decision table is trusted, each query is decided per request and answered in full',
+    async (_behaviour, mode, options) => {
+      const oe = await startOeBehindFeed(mode, options);
+      for (let i = 1; i <= 2; i++) {
+        const answer = await passportQuery(oe.url);
+        expect(answer.status).toBe(200);
+        expect(answer.errors).toBeUndefined();
+        expectRgdFields(answer);
+        expect(pdp.requests('/v1/decisions')).toBe(i);
+      }
+      expect(pdp.requests('/v1/decision-tables')).toBe(0);
+    },
+  );
+
+  it.each(feedMisbehaviours)(
+    'PDP change feed %s and decisions failing: 503 POLICY_UNAVAILABLE, no data, no provider called, refusal audited',
+    async (_behaviour, mode, options) => {
+      const oe = await startOeBehindFeed(mode, options);
+      pdp.setMode('http-503', { path: '/v1/decision' });
+      const answer = await passportQuery(oe.url);
+      await expectFailedClosed(oe.url, answer, 'POLICY_UNAVAILABLE');
       expect(pdp.requests('/v1/decisions')).toBe(1);
-      await expect.poll(() => pdp.abandoned('/v1/decisions'), { timeout: HANG_MS }).toBe(hungUp);
+      expect(pdp.requests('/v1/decision-tables')).toBe(0);
     },
   );
 

@@ -108,7 +108,7 @@ export function createAdapter(options: AdapterOptions): FastifyInstance {
     } catch (err) {
       if (!(err instanceof NdxError)) throw err;
       if (err.httpStatus === 401) reply.header('www-authenticate', options.auth.challenge);
-      request.log.info({ code: err.code, reason: err.message }, 'graphql request refused');
+      request.log.debug({ code: err.code, reason: err.message }, 'graphql request refused');
       return sendErrors(reply, err.httpStatus, [{ message: err.message, extensions: { code: err.code } }]);
     }
 
@@ -178,7 +178,7 @@ export function createAdapter(options: AdapterOptions): FastifyInstance {
     const errors = (result.errors ?? []).map((e) =>
       formatError(e, request.log, executed ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'),
     );
-    request.log.info(
+    request.log.debug(
       {
         operationName: operationName ?? undefined,
         fields: rootFieldsOf(document),

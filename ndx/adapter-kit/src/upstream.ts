@@ -38,7 +38,7 @@ export async function observedCall<T>(
     const seconds = (performance.now() - started) / 1000;
     ctx.observeUpstream(source, operation, outcome, seconds);
     const line = { source, operation, outcome, durationMs: Math.round(seconds * 1000), ...extra };
-    if (outcome === 'ok' || outcome === 'not-found') ctx.logger.info(line, 'upstream call');
+    if (outcome === 'ok' || outcome === 'not-found') ctx.logger.debug(line, 'upstream call');
     else ctx.logger.warn(line, 'upstream call failed');
   };
   try {

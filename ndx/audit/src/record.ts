@@ -63,7 +63,12 @@ export const withheldFieldSchema = auditFieldSchema.extend({ reason: withheldRea
  */
 export const releaseBasisSchema = z.discriminatedUnion('basis', [
   z.object({ basis: z.literal('consent'), consentId: text(128) }),
-  z.object({ basis: z.literal('policy'), policyIds: z.array(text(128)).max(50) }),
+  z.object({
+    basis: z.literal('policy'),
+    policyIds: z.array(text(128)).max(50),
+    /** The grant's legal basis the PDP named (`legal-obligation`, …; `consent`: a field that needs no consent). */
+    legalBasis: text(64).optional(),
+  }),
 ]);
 
 /** A released field and what allowed it (always given by the OE since format 2; absent in format 1 records). */

@@ -112,10 +112,20 @@ function allowedByOf(
         ? 'Not recorded'
         : f.allowedBy.basis === 'consent'
           ? consentGiven(f.allowedBy.consentId)
-          : 'The data-sharing rules, without needing your consent';
+          : releasedWithoutConsent(f.allowedBy.legalBasis);
     lines.set(text, [...(lines.get(text) ?? []), displayName(f)]);
   }
   return [...lines].map(([text, fields]) => ({ text, fields }));
+}
+
+/**
+ * A release the policy permitted without consent: under the grant's legal basis (`legal-obligation` is shown
+ * as "a legal obligation"), or, under a consent-based grant, because the field is not personal data.
+ */
+function releasedWithoutConsent(legalBasis: string | undefined): string {
+  if (legalBasis === undefined || legalBasis === 'consent')
+    return 'The data-sharing rules, without needing your consent';
+  return `The law (${legalBasis.replaceAll('-', ' ')}), without needing your consent`;
 }
 
 /**

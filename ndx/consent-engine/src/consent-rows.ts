@@ -64,20 +64,35 @@ export interface ConsentSubject {
   purpose: string;
 }
 
-/** The active consents of one citizen for one consumer and purpose, unexpired at `now`, newest grant first. */
-export async function selectActiveConsents(
+/** What the coverage check needs of an active consent: its id and its fields (each with `granted`). */
+export type ActiveGrant = Pick<ConsentRecord, 'id' | 'fields'>;
+
+/**
+ * The coverage check's one statement: the active, unexpired consents of one (citizen, consumer, purpose),
+ * newest grant first, read through the partial index `consents_active_by_subject` (migrations/002), which has
+ * the same predicate and order. Exported for the test that checks its plan.
+ */
+export const ACTIVE_GRANTS_SQL = `SELECT id, fields FROM consents
+  WHERE citizen_id = $1 AND consumer_id = $2 AND purpose = $3
+    AND status = ${sqlStatus('ACTIVE')} AND expires_at > $4
+  ORDER BY granted_at DESC, id`;
+
+/**
+ * The active consents of one citizen for one consumer and purpose, unexpired at `now`, newest grant first.
+ * A named (prepared) statement: each connection parses and plans it once, then only binds and executes it.
+ * No transaction: one statement sees one snapshot, so a revocation committed before it started is seen.
+ */
+export async function selectActiveGrants(
   db: Queryable,
   subject: ConsentSubject,
   now: Date,
-): Promise<ConsentRecord[]> {
-  const { rows } = await db.query<ConsentRow>(
-    `SELECT * FROM consents
-      WHERE citizen_id = $1 AND consumer_id = $2 AND purpose = $3
-        AND status = ${sqlStatus('ACTIVE')} AND expires_at > $4
-      ORDER BY granted_at DESC, id`,
-    [subject.citizenId, subject.consumerId, subject.purpose, now],
-  );
-  return rows.map(toRecord);
+): Promise<ActiveGrant[]> {
+  const { rows } = await db.query<ActiveGrant>({
+    name: 'ce_active_grants',
+    text: ACTIVE_GRANTS_SQL,
+    values: [subject.citizenId, subject.consumerId, subject.purpose, now],
+  });
+  return rows;
 }
 
 /** A new request to insert: the subject, what the purpose says, the fields as shown, and its lifetimes. */

@@ -30,7 +30,7 @@ import {
   expireLapsedRequest,
   insertEvent,
   insertOpenRequest,
-  selectActiveConsents,
+  selectActiveGrants,
   selectConsent,
   selectConsentsOfCitizen,
   selectEvents,
@@ -94,7 +94,7 @@ export class ConsentStore {
 
   /** Which of the fields an active, unexpired consent of this citizen covers for this consumer and purpose. */
   async check(request: ConsentSubject & { fields: FieldRef[] }): Promise<ConsentCheckResponse> {
-    const active = await selectActiveConsents(this.#pool, request, this.#clock.now());
+    const active = await selectActiveGrants(this.#pool, request, this.#clock.now());
     return coverageOf(active, request.fields);
   }
 

@@ -1,5 +1,5 @@
 import { fieldKey, fieldRefOf, type ConsentCheckResponse, type FieldRef } from '@ndx/contract';
-import type { ConsentRecord } from './consent-lifecycle.ts';
+import type { ActiveGrant } from './consent-rows.ts';
 
 /**
  * Which of the requested fields the citizen's active consents grant, and which consent grants each
@@ -7,7 +7,7 @@ import type { ConsentRecord } from './consent-lifecycle.ts';
  * to the newest.
  */
 export function coverageOf(
-  active: readonly ConsentRecord[],
+  active: readonly ActiveGrant[],
   requested: readonly FieldRef[],
 ): ConsentCheckResponse {
   const grantedBy = new Map<string, string>();

@@ -19,6 +19,7 @@ const PAGE_SIZE = 3;
 const rgdName = { providerKey: 'rgd', schemaId: 'rgd-v1', field: 'birth.fullName' };
 const drpAddress = { providerKey: 'drp', schemaId: 'drp-v1', field: 'person.address' };
 const drpProfession = { providerKey: 'drp', schemaId: 'drp-v1', field: 'person.profession' };
+const drpOccupationCode = { providerKey: 'drp', schemaId: 'drp-v1', field: 'person.occupationCode' };
 
 let h: Harness;
 let auditDb: TestDatabase;
@@ -301,9 +302,14 @@ describe('what allowed each shared field, and who asked', () => {
       passportAccess(amara.nic, {
         reference: refs.partial,
         endUser: { subject: amara.nic, role: 'applicant' },
+        fieldsRequested: [rgdName, drpAddress, drpOccupationCode, drpProfession],
         fieldsReleased: [
           { ...rgdName, allowedBy: { basis: 'consent', consentId } },
-          { ...drpAddress, allowedBy: { basis: 'policy', policyIds: ['grant'] } },
+          { ...drpAddress, allowedBy: { basis: 'policy', policyIds: ['grant'], legalBasis: 'consent' } },
+          {
+            ...drpOccupationCode,
+            allowedBy: { basis: 'policy', policyIds: ['grant'], legalBasis: 'legal-obligation' },
+          },
         ],
         fieldsWithheld: withheldProfession,
         consentId,
@@ -411,12 +417,15 @@ describe('what allowed each shared field, and who asked', () => {
     return { otherApplicant, oldFormatGranted, oldFormatGrantedLater, oldFormat, nothingShared, partial };
   }
 
-  it('names, for a partial release, the consent that allowed each shared field and the rules for the rest, and says the rest was asked for', async () => {
+  it('names, for a partial release, the consent that allowed each shared field, the rules or the law for the rest, and says the rest was asked for', async () => {
     const { partial } = await cards();
     expect(partial).toContain('Some of what was asked for was shared.');
     expect(partial).toContain('You were asked for your consent to the rest.');
     expect(partial).toMatch(/<li>The consent you gave on [^<]*UTC: Name at birth<\/li>/);
     expect(partial).toContain('<li>The data-sharing rules, without needing your consent: Home address</li>');
+    expect(partial).toContain(
+      '<li>The law (legal obligation), without needing your consent: Occupation code</li>',
+    );
     expect(partial).toContain('Profession: not shared: your consent was needed and had not been given');
     expect(partial).not.toContain(requestedId);
   });

@@ -3,6 +3,7 @@ export * from './field-ref.ts';
 export * from './nic.ts';
 export * from './data-subject.ts';
 export * from './pdp-api.ts';
+export * from './decision-table.ts';
 export * from './consumer-registry.ts';
 export * from './ce-api.ts';
 export * from './consent-status.ts';

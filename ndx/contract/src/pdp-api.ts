@@ -59,6 +59,11 @@ export const fieldDecisionSchema = fieldRefSchema.extend({
   /** The policies that decided (empty when none applied). */
   policyIds: z.array(z.string()),
   reason: z.enum(policyDecisionReasons),
+  /**
+   * With a PERMIT: the legal basis of the grant the consumer reads the field under (`legal-obligation`, …).
+   * `consent` here means the grant is consent-based and this field needs none (it is not personal data).
+   */
+  legalBasis: z.string().min(1).max(64).optional(),
   displayName: z.string().optional(),
   description: z.string().optional(),
 });

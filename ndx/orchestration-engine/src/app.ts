@@ -12,7 +12,9 @@ import { createConsumerTokenVerifier } from './consumer-auth.ts';
 import { createConsumerRegistry } from './consumer-registry.ts';
 import { loadFlConfig, resolveProviderSecrets, type FlConfig, type ProviderConfig } from './fl-config.ts';
 import { assertDataSubjectsMatchSchema } from './data-subjects.ts';
-import { createConsentClient, createPolicyClient } from './gate-clients.ts';
+import { createDecisionTables } from './decision-table-cache.ts';
+import { createConsentClient, createPolicyClient, type PolicyClient } from './gate-clients.ts';
+import { startPolicyFeedSubscriber, type PolicyFeedSubscriber } from './policy-feed-subscriber.ts';
 import { registerGraphQLRoute } from './graphql-route.ts';
 import { createOeMetrics } from './oe-metrics.ts';
 import { createQueryPlanner } from './planner.ts';
@@ -24,6 +26,11 @@ export const SERVICE_NAME = 'orchestration-engine';
 
 type Env = Record<string, string | undefined>;
 
+export interface AppOptions {
+  /** The wall clock policy decisions are taken at (decision tables expire by it). Tests inject one. */
+  clock?: () => Date;
+}
+
 /**
  * Builds the Orchestration Engine: checks the unified schema against every provider's schema
  * (refusing to start on a mismatch), then wires consumer auth, limits, planner, PDP and CE gating,
@@ -33,6 +40,7 @@ export async function buildApp(
   config: Config,
   logger: Logger,
   env: Env = process.env,
+  options: AppOptions = {},
 ): Promise<FastifyInstance> {
   const flConfig = loadFlConfig(config.FL_CONFIG_PATH, { env });
   const { schema } = loadUnifiedSchema(config.UNIFIED_SCHEMA_PATH);
@@ -53,7 +61,7 @@ export async function buildApp(
     });
   const gateTimeout = config.GATE_TIMEOUT_MS;
   const pdpTokens = fudiTokens(config.PDP_AUDIENCE);
-  const policy = createPolicyClient({
+  const pdp = createPolicyClient({
     baseUrl: flConfig.services.policyDecisionPoint,
     tokens: pdpTokens,
     timeoutMs: gateTimeout,
@@ -80,13 +88,29 @@ export async function buildApp(
     // One hash chain per OE instance: replicas append side by side, each at full speed.
     const audit = createAuditWriter(pool, logger, { chainId: config.AUDIT_CHAIN_ID ?? newChainId('oe') });
     logger.info({ chainId: audit.chainId }, 'audit records go to this instance’s chain');
+    // Policy decisions come from the PDP's decision tables while its change feed proves them current.
+    let feed: PolicyFeedSubscriber | undefined;
+    let policy: PolicyClient = pdp;
+    if (config.DECISION_TABLES) {
+      const tables = createDecisionTables({
+        pdp,
+        trustedVersion: () => feed?.trustedVersion() ?? null,
+        clock: options.clock ?? (() => new Date()),
+        maxFieldDecisions: config.DECISION_TABLE_MAX_FIELDS,
+      });
+      feed = startPolicyFeedSubscriber({ poll: pdp.changes, onVersion: () => tables.clear(), logger });
+      policy = tables;
+    }
     const app = httpService({
       bodyLimitBytes: flConfig.limits.maxBodyBytes,
       readinessChecks: {
         policyDecisionPoint: () => isUp(`${flConfig.services.policyDecisionPoint}/health`),
         consentEngine: () => isUp(`${flConfig.services.consentEngine}/health`),
       },
-      onClose: () => audit.close(),
+      onClose: async () => {
+        feed?.stop();
+        await audit.close();
+      },
     });
     const metrics = createOeMetrics(app.metrics.registry);
     const breakerOptions = {

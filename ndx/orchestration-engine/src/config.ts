@@ -24,6 +24,10 @@ export const configSchema = z.object({
   GATE_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
   /** How long the PDP's answer whether a client is a registered consumer is reused (ms; 0: ask every request). */
   CONSUMER_REGISTRY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** Decide from the PDP's decision tables, kept current through its change feed (else: ask per request). */
+  DECISION_TABLES: configFields.boolean(true),
+  /** At most this many field decisions are held in decision tables (least recently used tables dropped first). */
+  DECISION_TABLE_MAX_FIELDS: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
   BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
   BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().positive().default(4),
   /** This instance's audit chain (a-z, 0-9, '.', '_', '-'; one per replica). Default: a new one at every start. */

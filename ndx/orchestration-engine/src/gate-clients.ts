@@ -1,5 +1,9 @@
 import type { z } from 'zod';
 import {
+  decisionTablePath,
+  decisionTablePaths,
+  decisionTableSchema,
+  policyChangeSchema,
   consentApiPaths,
   consentCheckResponseSchema,
   consentCreateResponseSchema,
@@ -7,6 +11,8 @@ import {
   policyDecisionResponseSchema,
   type consentRequestSchema,
   type PolicyDecisionRequest,
+  type PolicyDecisionResponse,
+  type SubjectPresence,
 } from '@ndx/contract';
 import { httpJson, type AccessTokenSource } from '@ndx/service-kit';
 
@@ -24,34 +30,59 @@ async function authorizedPost<T>(
   path: string,
   body: unknown,
   schema: z.ZodType<T>,
+  call: { method?: 'GET'; timeoutMs?: number } = {},
 ): Promise<T> {
-  const call = async () =>
+  const once = async () =>
     httpJson(`${options.baseUrl}${path}`, {
-      method: 'POST',
+      method: call.method ?? 'POST',
       headers: { authorization: `Bearer ${await options.tokens.getToken()}` },
       body,
-      timeoutMs: options.timeoutMs,
+      timeoutMs: call.timeoutMs ?? options.timeoutMs,
     });
   let answer: unknown;
   try {
-    answer = await call();
+    answer = await once();
   } catch (err) {
     // A token revoked or rotated under us: fetch a new one and try once more.
     if ((err as { details?: { status?: number } }).details?.status !== 401) throw err;
     options.tokens.invalidate();
-    answer = await call();
+    answer = await once();
   }
   return schema.parse(answer);
 }
 
-/** The Policy Decision Point: one call per data subject, a decision per field. */
+/** What gating asks the PDP: a decision per field for one consumer, purpose and data subject. */
+export interface PolicyClient {
+  decide(request: PolicyDecisionRequest): Promise<PolicyDecisionResponse>;
+}
+
+/** The Policy Decision Point: per-request decisions, decision tables and the policy change feed. */
 export function createPolicyClient(options: GateClientOptions) {
   return {
     decide: (request: PolicyDecisionRequest) =>
       authorizedPost(options, policyApiPaths.decisions, request, policyDecisionResponseSchema),
+    table: (consumerId: string, purpose: string, subject: SubjectPresence) =>
+      authorizedPost(
+        options,
+        decisionTablePath(consumerId, purpose, subject),
+        undefined,
+        decisionTableSchema,
+        {
+          method: 'GET',
+        },
+      ),
+    /** One long poll of the change feed; it may be held up to the PDP's holdMs, so it gets that much longer. */
+    changes: (subscriber: string, version: number | undefined, holdMs: number) =>
+      authorizedPost(
+        options,
+        `${decisionTablePaths.changes}?subscriber=${encodeURIComponent(subscriber)}${version === undefined ? '' : `&version=${version}`}`,
+        undefined,
+        policyChangeSchema,
+        { method: 'GET', timeoutMs: options.timeoutMs + holdMs },
+      ),
   };
 }
-export type PolicyClient = ReturnType<typeof createPolicyClient>;
+export type PdpClient = ReturnType<typeof createPolicyClient>;
 
 /** The Consent Engine: coverage checks and pending consent requests. */
 export function createConsentClient(options: GateClientOptions) {

@@ -155,7 +155,8 @@ async function gateSubject(
     const fieldDecision = decided.get(key)?.decision ?? 'DENY';
     if (fieldDecision === 'PERMIT') {
       result.released.add(leaf.id);
-      gate.allowedBy.set(key, { basis: 'policy', policyIds: decided.get(key)?.policyIds ?? [] });
+      const { policyIds = [], legalBasis } = decided.get(key) ?? {};
+      gate.allowedBy.set(key, { basis: 'policy', policyIds, ...(legalBasis ? { legalBasis } : {}) });
     } else if (fieldDecision === 'CONSENT_REQUIRED' && subjectId === null) {
       result.withheld.set(leaf.id, {
         reason: 'FORBIDDEN',

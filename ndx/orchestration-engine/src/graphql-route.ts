@@ -5,6 +5,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   GraphQLError,
+  type DocumentNode,
   type GraphQLFormattedError,
   type GraphQLSchema,
   type OperationDefinitionNode,
@@ -14,6 +15,7 @@ import { END_USER_FORMAT, END_USER_HEADER, parseEndUser, type EndUser } from '@n
 import { currentTrace, NdxError, parseTraceparent, type TokenVerifier } from '@ndx/service-kit';
 import { authenticateConsumer, type Consumer } from './consumer-auth.ts';
 import type { FlConfig } from './fl-config.ts';
+import { PlanCache } from './plan-cache.ts';
 import { runQuery, type PipelineDeps } from './query-pipeline.ts';
 import { exceedsTokenLimit } from './token-limit.ts';
 
@@ -30,6 +32,18 @@ export interface OeContext {
   timings: Record<string, number>;
 }
 
+/**
+ * The OE's default document cache: at most 500 documents and 256 K characters of query text in all. A parsed
+ * document (with locations) takes some 70 to 90 bytes of heap per character of its text, so this is ~20 MB at most
+ * however large the queries consumers send.
+ */
+export function defaultDocumentCache(): PlanCache<DocumentNode> {
+  return new PlanCache<DocumentNode>(500, {
+    maxWeight: 256 * 1024,
+    weigh: (document) => document.loc?.end ?? 1_024,
+  });
+}
+
 /** The response header that carries the audit reference of an audited request. */
 export const AUDIT_REFERENCE_HEADER = 'NDX-Audit-Reference';
 
@@ -42,6 +56,12 @@ export class InvalidEndUserError extends NdxError {
 
 export interface GraphQLRouteOptions {
   schema: GraphQLSchema;
+  /**
+   * Parsed and validated documents by query hash (Apollo's document store): a repeated query is neither parsed
+   * nor validated again (depth, aliases, cost, directives depend on the text only); variable coercion,
+   * @skip/@include and everything after still run per request. Default: defaultDocumentCache().
+   */
+  documentCache?: PlanCache<DocumentNode>;
   flConfig: FlConfig;
   verifier: TokenVerifier;
   pipeline: PipelineDeps;
@@ -76,8 +96,15 @@ export async function registerGraphQLRoute(
     blockFieldSuggestion: { enabled: !options.introspection },
   }).protect();
 
+  const documents = options.documentCache ?? defaultDocumentCache();
   const apollo = new ApolloServer<OeContext>({
     schema: options.schema,
+    // Bounded by entry count (Apollo's default is bounded by an estimate of bytes, computed by serialising).
+    documentStore: {
+      get: async (key) => documents.get(key),
+      set: async (key, document) => documents.set(key, document),
+      delete: async (key) => documents.delete(key),
+    },
     introspection: options.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,

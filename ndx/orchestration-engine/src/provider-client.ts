@@ -104,6 +104,9 @@ export class ProviderClient {
       volumeThreshold: breakerOptions.volumeThreshold,
       resetTimeout: breakerOptions.resetTimeoutMs,
       rollingCountTimeout: breakerOptions.rollingCountTimeoutMs,
+      // Latencies are measured by the OE itself; opossum's would keep every call's latency in the window and
+      // sort them all whenever its stats are read (on every failure).
+      rollingPercentilesEnabled: false,
       name: endpoint.key,
     });
     const report = (state: BreakerState) => {

@@ -9,6 +9,7 @@ import {
   type FieldNode,
   type VariableDefinitionNode,
 } from 'graphql';
+import { PlanCache } from './plan-cache.ts';
 import type { PlannedLeaf, ProviderSelection, QueryPlan } from './query-plan.ts';
 
 export interface SubQuery {
@@ -27,8 +28,13 @@ export function buildSubQuery(
 ): SubQuery | undefined {
   const provider = plan.providers.find((p) => p.providerKey === providerKey);
   if (!provider) return undefined;
-  const kept = new Set(provider.leafIds.filter((id) => keep(plan.leaves[id]!)));
-  if (!kept.size) return undefined;
+  const keptIds = provider.leafIds.filter((id) => keep(plan.leaves[id]!));
+  if (!keptIds.length) return undefined;
+  // Everything released (the usual case): the template's sub-query, printed when the plan was built.
+  if (keptIds.length === provider.leafIds.length) {
+    return { query: provider.query, variables: { ...provider.variableValues } };
+  }
+  const kept = new Set(keptIds);
   const prune = (selection: ProviderSelection): ProviderSelection | undefined => {
     const children = selection.children.map(prune).filter((c): c is ProviderSelection => c !== undefined);
     const leafIds = selection.leafIds.filter((id) => kept.has(id));
@@ -39,9 +45,34 @@ export function buildSubQuery(
   const used = new Set(selections.flatMap((s) => s.arguments.map((a) => a.variable)));
   const variables = provider.variables.filter((v) => used.has(v.name));
   return {
-    query: printSubQuery(provider.operationName, selections, variables),
+    query: printedFor(provider.selections, keptIds.join(','), () =>
+      printSubQuery(provider.operationName, selections, variables),
+    ),
     variables: Object.fromEntries(variables.map((v) => [v.name, v.value])),
   };
+}
+
+/** Printed sub-queries of a subset of a provider's leaves, kept per plan template (bounded per template). */
+const PRINTED_SUBSETS_PER_PROVIDER = 16;
+const printedSubsets = new WeakMap<readonly ProviderSelection[], PlanCache<string>>();
+
+/** How many subsets of a provider's leaves have their printed sub-query cached for this plan's template. */
+export function cachedSubQueries(plan: QueryPlan, providerKey: string): number {
+  const provider = plan.providers.find((p) => p.providerKey === providerKey);
+  return provider ? (printedSubsets.get(provider.selections)?.size ?? 0) : 0;
+}
+
+/**
+ * The printed sub-query for these kept leaves of a provider plan. The selections array is the plan template's
+ * (shared by every plan bound from it), so the entry lives as long as the template stays in the plan cache.
+ */
+function printedFor(selections: readonly ProviderSelection[], keptKey: string, print: () => string): string {
+  let printed = printedSubsets.get(selections);
+  if (!printed) {
+    printed = new PlanCache<string>(PRINTED_SUBSETS_PER_PROVIDER);
+    printedSubsets.set(selections, printed);
+  }
+  return printed.getOrBuild(keptKey, print);
 }
 
 /** Prints `query operationName($v: Type …) { selections }`; argument values are always variables. */

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { fieldKey, policyDecisionRequestSchema } from '@ndx/contract';
-import { NotFoundError, parseInput, type Pool } from '@ndx/service-kit';
+import { fieldKey, policyDecisionRequestSchema, type PolicyDecisionRequest } from '@ndx/contract';
+import { NotFoundError, parseInput, BadRequestError, type Pool } from '@ndx/service-kit';
 import type { CallerAuth } from './caller-auth.ts';
 import { decideFields } from './decision-engine.ts';
-import { checkPolicies } from './policy-compiler.ts';
+import { computeTable, consumerDigest, parseTableId, type ParsedTableId } from './decision-table.ts';
+import { checkPolicies, type CompiledPolicy } from './policy-compiler.ts';
 import {
   consumerInput,
   fieldMetadataInput,
@@ -16,6 +17,7 @@ import {
   type Grant,
   type PolicyBundle,
 } from './policy-model.ts';
+import type { PolicyFeed } from './policy-feed.ts';
 import type { PolicyRuntime } from './policy-runtime.ts';
 import {
   activateVersion,
@@ -45,9 +47,25 @@ const grantParams = z.object({ consumerId: identifierSchema, purpose: identifier
 /** The operator API under /admin/v1: field metadata, consumers, grants, policies, versions, dry runs. */
 export function adminRoutes(
   app: FastifyInstance,
-  deps: { auth: CallerAuth; runtime: PolicyRuntime; pool: Pool; clock: () => Date; timeZone: string },
+  deps: {
+    auth: CallerAuth;
+    runtime: PolicyRuntime;
+    feed: PolicyFeed;
+    pool: Pool;
+    clock: () => Date;
+    timeZone: string;
+  },
 ): void {
-  const { pool, runtime } = deps;
+  const { pool, runtime, feed } = deps;
+  /**
+   * After an activation or rollback: this process decides with the new version, and every OE following the
+   * change feed dropped its older tables or stopped trusting them (its lease lapsed). Only then does the
+   * admin call return, so the very next query obeys the new version.
+   */
+  const obeyed = async () => {
+    await runtime.refresh();
+    return feed.settled();
+  };
   const actorOf = (request: FastifyRequest, why: string): Actor => ({
     who: request.caller?.clientId ?? request.caller?.subject ?? 'unknown',
     reason: why,
@@ -79,8 +97,7 @@ export function adminRoutes(
     if (!envelope.activate) return { version, change: summary, active: false };
     await runtime.compiled(version);
     const activation = await activateVersion(pool, { version, actor });
-    await runtime.refresh();
-    return { version, change: summary, active: true, activation };
+    return { version, change: summary, active: true, activation, feed: await obeyed() };
   };
 
   app.register(
@@ -111,9 +128,9 @@ export function adminRoutes(
           actor: actorOf(request, body.reason),
           expectedActiveVersion: body.expectedActiveVersion,
         });
-        await runtime.refresh();
+        const settled = await obeyed();
         request.log.info({ activation }, 'policy version activated');
-        return activation;
+        return { ...activation, feed: settled };
       });
 
       admin.post('/rollback', async (request) => {
@@ -131,9 +148,9 @@ export function adminRoutes(
           actor: actorOf(request, body.reason),
           expectedActiveVersion: body.expectedActiveVersion,
         });
-        await runtime.refresh();
+        const settled = await obeyed();
         request.log.info({ activation }, 'policy version rolled back');
-        return activation;
+        return { ...activation, feed: settled };
       });
 
       admin.get('/fields', async (request) => {
@@ -255,25 +272,76 @@ export function adminRoutes(
           z.object({
             version: z.number().int().positive().optional(),
             at: z.iso.datetime({ offset: true }).optional(),
+            /** A decision table id from an audit record (`table:<id>`): its version, and its instant unless `at`. */
+            tableId: z.string().max(140).optional(),
             request: policyDecisionRequestSchema,
           }),
           request.body,
         );
-        const version = body.version ?? (await activeVersion(pool));
+        const table =
+          body.tableId === undefined ? undefined : tableOf(body.tableId, body.request, body.version);
+        const version = table?.version ?? body.version ?? (await activeVersion(pool));
         if (version === null) throw new NotFoundError('no policy version is active');
         const compiled = await runtime.compiled(version);
-        const at = body.at ? new Date(body.at) : deps.clock();
+        const at = body.at ? new Date(body.at) : (table?.validFrom ?? deps.clock());
         const result = decideFields(compiled, body.request, at, deps.timeZone, true);
         return {
           policyVersion: version,
           at: at.toISOString(),
           context: result.context,
           fields: result.fields.map((f, i) => ({ ...f, explain: result.explanations?.[i] ?? {} })),
+          ...(table ? { table: presentTable(compiled, body.request, table, deps.timeZone) } : {}),
         };
       });
     },
     { prefix: '/admin/v1' },
   );
+}
+
+/** The version and instant a table id names, checked against the dry run's request. */
+function tableOf(
+  tableId: string,
+  request: PolicyDecisionRequest,
+  version: number | undefined,
+): ParsedTableId {
+  const parsed = parseTableId(tableId.replace(/^table:/, ''));
+  if (!parsed) throw new BadRequestError(`${tableId} is not a decision table id`);
+  if (version !== undefined && version !== parsed.version)
+    throw new BadRequestError(`table ${tableId} was compiled from version ${parsed.version}, not ${version}`);
+  if (parsed.digest !== consumerDigest(request.consumerId, request.purpose))
+    throw new BadRequestError(
+      `table ${tableId} is not the table of ${request.consumerId}/${request.purpose}`,
+    );
+  if ((parsed.subject === 'present') !== Boolean(request.subjectId))
+    throw new BadRequestError(
+      `table ${tableId} is for requests ${parsed.subject === 'present' ? 'with' : 'without'} a data subject`,
+    );
+  return parsed;
+}
+
+/** The table recomputed from its id: when it was valid, and its decisions of the requested fields. */
+function presentTable(
+  compiled: CompiledPolicy,
+  request: PolicyDecisionRequest,
+  parsed: ParsedTableId,
+  timeZone: string,
+) {
+  const table = computeTable(
+    compiled,
+    request.consumerId,
+    request.purpose,
+    parsed.subject,
+    parsed.validFrom,
+    timeZone,
+  );
+  const keys = new Set(request.fields.map(fieldKey));
+  return {
+    tableId: table.tableId,
+    validFrom: table.validFrom,
+    validUntil: table.validUntil,
+    fields: table.fields.filter((f) => keys.has(fieldKey(f))),
+    perRequestFields: table.perRequestFields.filter((f) => keys.has(fieldKey(f))),
+  };
 }
 
 function presentGrant(g: Grant) {

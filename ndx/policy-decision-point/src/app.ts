@@ -7,9 +7,12 @@ import { readConfig, type Config } from './config.ts';
 import { consumerRoutes } from './consumer-routes.ts';
 import { assertTimeZone } from './decision-engine.ts';
 import { decisionRoutes } from './decision-routes.ts';
+import { createTableCache } from './decision-table.ts';
+import { createPolicyFeed } from './policy-feed.ts';
 import { createPolicyRuntime } from './policy-runtime.ts';
 import { seedIfEmpty } from './policy-store.ts';
 import { farajalandSeed } from './seed-farajaland.ts';
+import { tableRoutes } from './table-routes.ts';
 
 export const SERVICE_NAME = 'policy-decision-point';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
@@ -21,7 +24,8 @@ export interface AppOptions {
 
 /**
  * Builds the Policy Decision Point: migrates its database, seeds Farajaland when empty, loads and
- * compiles the active policy version, and serves POST /v1/decisions and the admin API.
+ * compiles the active policy version, and serves POST /v1/decisions, decision tables, the policy change
+ * feed and the admin API.
  */
 export async function buildApp(
   config: Config,
@@ -48,9 +52,19 @@ export async function buildApp(
       throw err;
     }
 
+    const feed = createPolicyFeed({
+      activeVersion: () => runtime.active().version,
+      leaseMs: config.POLICY_FEED_LEASE_MS,
+      holdMs: config.POLICY_FEED_HOLD_MS,
+      logger,
+    });
+    runtime.onActivated(() => feed.changed());
     const app = httpService({
       readinessChecks: { policy: async () => runtime.activeVersion() !== null },
-      onClose: () => runtime.stop(),
+      onClose: async () => {
+        feed.stop();
+        await runtime.stop();
+      },
     });
     const verifier = createTokenVerifier({
       issuer: config.FUDI_ISSUER,
@@ -64,8 +78,9 @@ export async function buildApp(
     });
     const timeZone = config.POLICY_TIME_ZONE;
     decisionRoutes(app, { auth, runtime, clock, timeZone });
+    tableRoutes(app, { auth, runtime, feed, tables: createTableCache(), clock, timeZone });
     consumerRoutes(app, { auth, runtime });
-    adminRoutes(app, { auth, runtime, pool, clock, timeZone });
+    adminRoutes(app, { auth, runtime, feed, pool, clock, timeZone });
     return app;
   });
 }

@@ -29,11 +29,23 @@ export const configSchema = z.object({
   POLICY_TIME_ZONE: z.string().min(1).default('Africa/Lusaka'),
   /** How often each process checks the active version (besides LISTEN/NOTIFY), in ms. */
   POLICY_REFRESH_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /**
+   * The lease of a change feed subscriber (an OE), in ms: an OE trusts its decision tables at most this long
+   * after its last poll, and an activation waits at most this long for subscribers to drop their tables.
+   */
+  POLICY_FEED_LEASE_MS: z.coerce.number().int().min(200).max(60_000).default(3_000),
+  /** How long the feed holds a poll when nothing changed, in ms (at most half the lease). */
+  POLICY_FEED_HOLD_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
   /** Seed the Farajaland policy version when the store is empty. */
   SEED_FARAJALAND: configFields.boolean(true),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
+const checkedSchema = configSchema.refine((c) => c.POLICY_FEED_HOLD_MS * 2 <= c.POLICY_FEED_LEASE_MS, {
+  message: 'must be at most half of POLICY_FEED_LEASE_MS',
+  path: ['POLICY_FEED_HOLD_MS'],
+});
+
 export const readConfig = (env: Record<string, string | undefined> = process.env): Config =>
-  loadConfig(configSchema, env);
+  loadConfig(checkedSchema, env);

@@ -132,7 +132,14 @@ export function decideFields(
       remembered(answers, memoPrefix + action.id, cedarCall, action);
     const read = ask(ACTION_READ);
     if (read.allowed) {
-      fields.push({ ...base, decision: 'PERMIT', policyIds: read.determiningPolicies, reason: 'PERMITTED' });
+      const legalBasis = principal.terms.legalBasis;
+      fields.push({
+        ...base,
+        decision: 'PERMIT',
+        policyIds: read.determiningPolicies,
+        reason: 'PERMITTED',
+        ...(legalBasis ? { legalBasis } : {}),
+      });
       explanations.push({ read });
       continue;
     }

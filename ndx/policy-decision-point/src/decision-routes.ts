@@ -31,7 +31,7 @@ export function decisionRoutes(
       const counts = { PERMIT: 0, DENY: 0, CONSENT_REQUIRED: 0 };
       for (const f of fields) counts[f.decision]++;
       for (const [decision, n] of Object.entries(counts)) if (n > 0) fieldDecisions.inc({ decision }, n);
-      request.log.info(
+      request.log.debug(
         {
           decisionId,
           caller: request.caller?.clientId,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { fieldKey, policyDenyReasons, type PolicyDenyReason } from '@ndx/contract';
 import { NdxError } from '@ndx/service-kit';
+import { timeDependence, type TimeDependence } from './decision-dependence.ts';
 import type { Consumer, FieldMetadata, Grant, PolicyBundle } from './policy-model.ts';
 
 export const policiesDir = join(import.meta.dirname, '..', 'policies');
@@ -44,6 +45,8 @@ export interface CompiledPolicy {
    * Cedar's JSON form of the policies (see readsSubject).
    */
   readsSubject: boolean;
+  /** Which parts of the time context the policies read, and what they compare them with (decision tables' validity). */
+  timeDependence: TimeDependence;
   /** The deny reason each forbid policy names with `@reason("…")`; a forbid without one is POLICY_FORBIDS. */
   forbidReasons: Map<string, PolicyDenyReason>;
   /** The entities of one consumer asking for one purpose; built on first use, then cached. */
@@ -68,6 +71,8 @@ export interface GrantTerms {
   purposeRegistered: boolean;
   /** When its grant for the purpose expires (ms since the epoch): undefined without a grant, null without expiry. */
   expiresAt: number | null | undefined;
+  /** The legal basis its grant for the purpose names (undefined without a grant). */
+  legalBasis: string | undefined;
   /** Its grant for the purpose names the field. */
   grants(key: string): boolean;
 }
@@ -220,6 +225,7 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
     fields,
     consumers,
     readsSubject: Object.values(parsed).some((json) => readsSubject(json.conditions)),
+    timeDependence: timeDependence(Object.values(parsed).map((json) => json.conditions)),
     forbidReasons: new Map(
       Object.entries(parsed).flatMap(([id, json]) => {
         const reason = json.annotations?.['reason'];
@@ -251,6 +257,7 @@ export function compileBundle(bundle: PolicyBundle): CompiledPolicy {
         terms: {
           purposeRegistered: consumer.purposes.includes(purpose),
           expiresAt: grant ? (grant.expiresAt ? Date.parse(grant.expiresAt) : null) : undefined,
+          legalBasis: grant?.legalBasis,
           grants: (key) => granted.has(key),
         },
       };

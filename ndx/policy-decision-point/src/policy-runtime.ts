@@ -18,6 +18,8 @@ export interface PolicyRuntime {
   compiled(version: number): Promise<CompiledPolicy>;
   /** Re-reads the active version from the database and swaps to it if it changed. */
   refresh(): Promise<void>;
+  /** Calls listener (synchronously) each time the active version changes in this process. */
+  onActivated(listener: (version: number) => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export function createPolicyRuntime(options: {
   let listener: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const listeners: ((version: number) => void)[] = [];
 
   const compiled = async (version: number): Promise<CompiledPolicy> => {
     const hit = cache.get(version);
@@ -73,6 +76,7 @@ export function createPolicyRuntime(options: {
     const previous = current?.version ?? null;
     current = next;
     logger.info({ version, previous }, 'policy version active');
+    for (const listener of listeners) listener(version);
   };
 
   const refresh = (): Promise<void> => {
@@ -110,6 +114,7 @@ export function createPolicyRuntime(options: {
     activeVersion: () => current?.version ?? null,
     compiled,
     refresh,
+    onActivated: (listener) => void listeners.push(listener),
     async start() {
       await listen();
       await refresh();

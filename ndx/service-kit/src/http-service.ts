@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadRequestError, NdxError } from './errors.ts';
@@ -33,12 +33,15 @@ export interface ErrorBody {
 
 /**
  * Builds a Fastify instance with what every NDX service has: a trace context per request
- * (W3C traceparent in, traceparent out, traceId on every log line), request metrics,
+ * (W3C traceparent in, traceparent out, traceId on every log line), request metrics, one request log line
+ * at debug (none at info: per-request lines are debug, warnings and errors are always written),
  * GET /health, GET /ready, GET /metrics, and one error mapping (NdxError → its status and code).
  */
 export function createHttpService(options: HttpServiceOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
+    // Fastify's own "incoming request" and "request completed" lines are at info; ours (below) at debug.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     genReqId: () => currentTrace()?.spanId ?? 'none',
     serverFactory: (handler) =>
@@ -60,13 +63,24 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
     };
     app.metrics.httpRequests.inc(labels);
     app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    // One line per request, at debug: at the default level (info) a request writes no log line at all.
+    if (options.logger.isLevelEnabled('debug')) {
+      request.log.debug(
+        {
+          req: { method: request.method, url: request.url },
+          res: { statusCode: reply.statusCode },
+          responseTime: reply.elapsedTime,
+        },
+        'request completed',
+      );
+    }
   });
 
   app.setErrorHandler((error: FastifyError | NdxError | Error, request, reply) => {
     const body = toErrorBody(error);
     const status = statusOf(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: body.error.code, status }, 'request rejected');
+    else request.log.debug({ code: body.error.code, status }, 'request rejected');
     return reply.status(status).send(body);
   });
 

@@ -134,7 +134,8 @@ describe('trace context', () => {
     downstream.get('/echo', async (request) => ({ traceparent: request.headers.traceparent }));
     const downstreamUrl = await downstream.listen({ port: 0, host: '127.0.0.1' });
 
-    const logger = createLogger('upstream', { level: 'info', destination: sink });
+    // request lines are at debug (none at info)
+    const logger = createLogger('upstream', { level: 'debug', destination: sink });
     const upstream = createHttpService({ name: 'upstream', logger });
     upstream.get('/call', async (request) => {
       request.log.info('calling downstream');

@@ -14,7 +14,8 @@ stops every service and PostgreSQL.
 Options:
   --reset        wipe the local data (.data/) before starting: databases are recreated and reseeded
   --docker       run the stack with docker compose instead (needs a Docker engine)
-  --quiet        do not print the services' JSON log lines (they are always in .data/logs/<service>.log)
+  --quiet        do not print the services' warnings and errors (every service writes its whole log to
+                 .data/logs/<service>.log; the console shows only warnings and errors)
   --only a,b     start only these services and what they depend on (e.g. --only orchestration-engine)
   -h, --help     this text
 
@@ -24,7 +25,7 @@ Environment:
   NDX_DATA_DIR      where local data lives (default .data/)
   NDX_SECRETS_FILE  where generated secrets are kept (default .secrets/secrets.json)
   SEED_CITIZENS     how many synthetic citizens to seed (default 100000)
-  LOG_LEVEL         services' log level (default info)
+  LOG_LEVEL         services' log level in their log files (default info; debug adds a line per request)
 `;
 
 async function main(): Promise<void> {

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 
@@ -16,30 +15,64 @@ export interface SpawnOptions {
   script: string;
   cwd: string;
   env: Record<string, string>;
-  /** Receives each output line, already prefixed with the process name. */
+  /** Receives each output line worth showing (see consoleLevel), already prefixed with the process name. */
   onLine: (line: string) => void;
-  /** Also appends every output line, as written, to this file. */
-  logFile?: string;
+  /**
+   * The least pino level (number: 40 warn) of a JSON log line passed to onLine; lines below it are dropped
+   * (they are in the service's own log file). Other output (a crash's stack trace) always passes. Default: all.
+   */
+  consoleLevel?: number;
+  /** Node.js options before the script (e.g. V8 heap sizing). */
+  nodeArgs?: string[];
 }
+
+/** The pino log level of a JSON log line (30 info, 40 warn, 50 error), or undefined for any other output. */
+export function logLevelOf(line: string): number | undefined {
+  if (!line.startsWith('{"level":')) return undefined;
+  const level = Number(/^\{"level":(\d+)/.exec(line)?.[1]);
+  return Number.isFinite(level) ? level : undefined;
+}
+
+/** A pino JSON line shown on the console as `LEVEL message (error)`, anything else as written. */
+export function consoleLine(line: string): string {
+  if (logLevelOf(line) === undefined) return line;
+  try {
+    const entry = JSON.parse(line) as { level: number; msg?: string; err?: { message?: string } | string };
+    const name = LEVEL_NAMES[entry.level] ?? String(entry.level);
+    const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
+    return `${name} ${entry.msg ?? ''}${err ? ` (${err})` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /** Starts `node script` with its output prefixed by name, line by line. */
 export function spawnNodeProcess(options: SpawnOptions): ManagedProcess {
-  const child = spawn(process.execPath, [options.script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const recentOutput: string[] = [];
   const prefix = options.name.padEnd(22) + '| ';
-  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
-  if (log) child.once('exit', () => log.end());
+  const least = options.consoleLevel ?? 0;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
+      const level = logLevelOf(line);
+      if (level !== undefined && level < least) return;
       recentOutput.push(line);
       if (recentOutput.length > 30) recentOutput.shift();
-      log?.write(line + '\n');
-      options.onLine(prefix + line);
+      options.onLine(prefix + consoleLine(line));
     });
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

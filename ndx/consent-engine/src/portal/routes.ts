@@ -138,7 +138,7 @@ export function portalRoutes(options: PortalOptions) {
         error instanceof NdxError ? error.httpStatus : ((error as { statusCode?: number }).statusCode ?? 500);
       const session = await sessionOf(request).catch(() => undefined);
       if (status >= 500) request.log.error({ err: error }, 'portal request failed');
-      else request.log.info({ code: (error as NdxError).code, status }, 'portal request refused');
+      else request.log.debug({ code: (error as NdxError).code, status }, 'portal request refused');
       const [title, message] = explain(error, status);
       return page(reply, status, messagePage(title, message, contextOf(session)));
     });

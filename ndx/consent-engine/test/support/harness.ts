@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from '@ndx/service-kit';
 import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@ndx/identity-provider/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
@@ -35,6 +36,8 @@ export async function startHarness(
     portalClient?: 'public' | 'confidential';
     /** More CE environment (e.g. AUDIT_DATABASE_URL). */
     env?: Record<string, string>;
+    /** The CE's logger (default: the test logger, silent unless TEST_LOG_LEVEL is set). */
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   const fudi = await startTestIdentityProvider();
@@ -75,7 +78,7 @@ export async function startHarness(
     });
     const ce = await buildApp(
       config,
-      testLogger('consent-engine'),
+      options.logger ?? testLogger('consent-engine'),
       options.clock ? { clock: options.clock } : {},
     );
     await ce.listen({ port, host: '127.0.0.1' });

@@ -18,12 +18,13 @@ export function databaseNonceStore(pool: Pool, logger: Logger): NonceStore {
         const { rowCount } = await pool.query('DELETE FROM wsse_nonces WHERE expires_at < $1', [now]);
         if (rowCount) logger.debug({ pruned: rowCount }, 'expired WS-Security nonces deleted');
       }
-      const { rowCount } = await pool.query(
-        `INSERT INTO wsse_nonces (nonce, expires_at) VALUES ($1, $2)
+      const { rowCount } = await pool.query({
+        name: 'dmt-remember-nonce',
+        text: `INSERT INTO wsse_nonces (nonce, expires_at) VALUES ($1, $2)
            ON CONFLICT (nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
            WHERE wsse_nonces.expires_at < $3`,
-        [nonce, expiresAt, now],
-      );
+        values: [nonce, expiresAt, now],
+      });
       return rowCount === 1;
     },
   };

@@ -121,7 +121,7 @@ export async function registerSoapEndpoint(
   authenticate: (envelope: Element) => Promise<WssFailure | undefined>,
 ): Promise<void> {
   const soap = await createSoapServer(vehicleRegistryServices(registry, logger));
-  soap.on('request', (_request: unknown, operation: string) => logger.info({ operation }, 'SOAP request'));
+  soap.on('request', (_request: unknown, operation: string) => logger.debug({ operation }, 'SOAP request'));
 
   app.addContentTypeParser(
     ['text/xml', 'application/soap+xml', 'application/xml'],

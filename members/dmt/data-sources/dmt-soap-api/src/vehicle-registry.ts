@@ -46,22 +46,24 @@ function toSoap(row: VehicleRow): SoapVehicle {
   };
 }
 
-/** Reads the DMT register. */
+/** Reads the DMT register (the lookups by key are named, i.e. prepared once per connection). */
 export function vehicleRegistry(pool: Pool) {
   return {
     async byRegistrationNumber(registrationNumber: string): Promise<SoapVehicle | undefined> {
-      const { rows } = await pool.query<VehicleRow>(
-        `${VEHICLE_SELECT} WHERE v.registration_number = $1 GROUP BY v.registration_number`,
-        [registrationNumber],
-      );
+      const { rows } = await pool.query<VehicleRow>({
+        name: 'dmt-vehicle-by-registration',
+        text: `${VEHICLE_SELECT} WHERE v.registration_number = $1 GROUP BY v.registration_number`,
+        values: [registrationNumber],
+      });
       return rows[0] ? toSoap(rows[0]) : undefined;
     },
     async byOwner(ownerNic: string): Promise<SoapVehicle[]> {
-      const { rows } = await pool.query<VehicleRow>(
-        `${VEHICLE_SELECT} WHERE v.owner_nic = $1 GROUP BY v.registration_number
+      const { rows } = await pool.query<VehicleRow>({
+        name: 'dmt-vehicles-by-owner',
+        text: `${VEHICLE_SELECT} WHERE v.owner_nic = $1 GROUP BY v.registration_number
           ORDER BY v.registration_number LIMIT ${MAX_VEHICLES_PER_OWNER}`,
-        [ownerNic],
-      );
+        values: [ownerNic],
+      });
       return rows.map(toSoap);
     },
     async classes(): Promise<SoapVehicleClass[]> {

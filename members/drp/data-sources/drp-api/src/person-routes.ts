@@ -32,12 +32,14 @@ export function registerPersonRoutes(app: FastifyInstance, pool: Pool, apiKeys: 
     if (!isCanonicalNic(nic)) {
       throw new BadRequestError('nic must be 9 digits followed by V or X, or 12 digits', { nic });
     }
-    const { rows } = await pool.query<LegacyPerson>(
-      `SELECT nic, full_name, other_names, permanent_address, profession, sex,
+    // A named (prepared) statement: parsed and planned once per connection, not on every lookup.
+    const { rows } = await pool.query<LegacyPerson>({
+      name: 'drp-person-by-nic',
+      text: `SELECT nic, full_name, other_names, permanent_address, profession, sex,
               to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth
          FROM persons WHERE nic = $1`,
-      [nic],
-    );
+      values: [nic],
+    });
     const person = rows[0];
     if (!person) throw new NotFoundError(`no person with NIC ${nic}`);
     return person;

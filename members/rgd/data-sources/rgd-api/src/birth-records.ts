@@ -19,8 +19,10 @@ export interface PersonData {
 
 /** The birth record of the person with this NIC, or null. */
 export async function findBirthRecordByNic(pool: Pool, nic: string): Promise<PersonData | null> {
-  const { rows } = await pool.query<PersonData>(
-    `SELECT nic,
+  // A named (prepared) statement: parsed and planned once per connection, not on every lookup.
+  const { rows } = await pool.query<PersonData>({
+    name: 'rgd-birth-record-by-nic',
+    text: `SELECT nic,
             birth_registration_number AS "birthRegistrationNumber",
             full_name AS "fullName",
             to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth",
@@ -35,7 +37,7 @@ export async function findBirthRecordByNic(pool: Pool, nic: string): Promise<Per
             to_char(registered_on, 'YYYY-MM-DD') AS "registeredOn"
        FROM birth_records
       WHERE nic = $1`,
-    [nic],
-  );
+    values: [nic],
+  });
   return rows[0] ?? null;
 }
