@@ -19,11 +19,34 @@ function portIsOpen(port: number): Promise<boolean> {
   });
 }
 
+/** Whether a listener could bind the port now (as the launcher checks it). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * A random port offset in [min, min + span) at which no service port (nor PostgreSQL's) is in use, so a test
+ * stack started by another test file at the same time cannot make this one fail for the wrong port.
+ */
+async function freeOffset(min: number, span: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = min + Math.floor(Math.random() * span);
+    const ports = [5432, ...services.map((s) => s.defaultPort)].map((p) => p + offset);
+    const free = await Promise.all(ports.map(canListen));
+    if (!free.includes(false)) return offset;
+  }
+  throw new Error(`no free port offset in [${min}, ${min + span})`);
+}
+
 describe('./init.sh', () => {
   it('brings every service to ready, and Ctrl-C leaves no process and no open port behind', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ndx-init-'));
     await chmod(dataDir, 0o755);
-    const offset = 20_000 + Math.floor(Math.random() * 2_000);
+    const offset = await freeOffset(20_000, 2_000);
     const child = spawn('./init.sh', ['--quiet'], {
       cwd: repoRoot,
       env: {
@@ -81,7 +104,7 @@ describe('./init.sh', () => {
   }, 300_000);
 
   it('a port already in use stops the start with a message naming the service and the port', async () => {
-    const offset = 22_000 + Math.floor(Math.random() * 2_000);
+    const offset = await freeOffset(22_000, 1_000);
     const taken = createServer();
     await new Promise<void>((done) => taken.listen(8082 + offset, '127.0.0.1', done));
     try {
