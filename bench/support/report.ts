@@ -167,7 +167,7 @@ function targets(r: BenchResults): Target[] {
       met: auditShort ? undefined : auditGrowth < 2,
       detail:
         `${auditSizes} rows: p99 ${r.scale.audit.map((a) => ms(a.append.p99)).join(' → ')} ms = ${ratio(auditGrowth)}` +
-        (auditShort || auditCut
+        (r.scale.audit.length && (auditShort || auditCut)
           ? ` (${n0(r.scale.audit.at(-1)?.target ?? NaN)} asked; the fill's time bound stopped at ${auditSizes || 'none'})`
           : ''),
     },
@@ -312,7 +312,7 @@ export function renderMarkdown(r: BenchResults, wallSeconds: number): string {
         ]),
         ...r.scale.audit.map((a) => [
           '`@ndx/audit` writer append (one at a time, each awaits its commit)',
-          `${n0(a.rows)} rows${a.rows < a.target ? ` (of ${n0(a.target)} asked; ${Math.round(a.fillSeconds)} s budget)` : ''}`,
+          `${n0(a.rows)} rows${a.rows < a.target ? ` (of ${n0(a.target)} asked: the fill stopped at its time bound, after ${Math.round(a.fillSeconds)} s)` : ''}`,
           ms(a.append.p50),
           ms(a.append.p99),
           ms(a.append.mean),
