@@ -131,6 +131,8 @@ const results: BenchResults = emptyResults({
   logLevel: LOG_LEVEL,
 });
 let reported = false;
+/** Set by Ctrl-C (SIGINT) or SIGTERM. */
+let stopping = false;
 /** Writes the report once: the whole run's, or what was measured before `incomplete` happened. */
 async function finish(incomplete?: string): Promise<void> {
   if (reported) return;
@@ -153,7 +155,6 @@ async function main(): Promise<void> {
   const gateways: RunningGateway[] = [];
   const targets: GraphqlTarget[] = [];
   const started: { stack?: BenchStack } = {};
-  let stopping = false;
   const stopAll = async () => {
     await Promise.allSettled(targets.map((t) => t.close()));
     await Promise.allSettled(gateways.map((g) => g.stop()));
@@ -164,9 +165,9 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       stopping = true;
       log(`${signal}: writing the partial report, then stopping the gateways and the stack`);
-      void finish(`stopped by ${signal}`)
-        .then(stopAll)
-        .finally(() => process.exit(130));
+      const report = finish(`stopped by ${signal}`);
+      // While the stack starts, there is nothing to stop yet: main stops it as soon as it is up.
+      if (started.stack) void report.then(stopAll).finally(() => process.exit(130));
     });
   }
   const stack = await startBenchStack({
@@ -178,6 +179,11 @@ async function main(): Promise<void> {
     print: (line) => log(`stack: ${line}`),
   });
   started.stack = stack;
+  if (stopping) {
+    log('stopping the stack that was starting when the run was stopped');
+    await stack.stop();
+    process.exit(130);
+  }
   const scratch = await mkdtemp(join(tmpdir(), 'ndx-bench-peer-'));
   const consentDb = createPool(stack.databaseUrl('ndx_consent'), logger, {
     max: 2,
@@ -324,7 +330,10 @@ async function measureAll(
   log(`warm-up: ${settings.warmupSeconds} s per path at 32 connections`);
   for (const [, call] of paths) await closedLoop(call, 32, settings.warmupSeconds);
 
-  const oeMetrics = async () => (await fetch(`${stack.url('orchestration-engine')}/metrics`)).text();
+  const oeMetrics = async () =>
+    (
+      await fetch(`${stack.url('orchestration-engine')}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
   const addMeans = (
     into: Record<string, { count: number; meanMs: number }>,
     means: Record<string, { count: number; meanMs: number }>,
@@ -412,7 +421,11 @@ async function measureAll(
   results.scale.consentFill = { target: settings.consentsLarge, rows: reached, seconds: fillSeconds };
   await checkAt();
 
-  const audit = await openAuditScale(stack.adminUrl, all);
+  const audit = await bounded(
+    'creating the scratch audit database',
+    STEP_BOUND_MS.check,
+    openAuditScale(stack.adminUrl, all),
+  );
   try {
     const sizes = [settings.auditSmall, settings.auditLarge];
     for (const [n, size] of sizes.entries()) {
@@ -438,6 +451,7 @@ async function measureAll(
 }
 
 main().catch(async (err: unknown) => {
+  if (stopping) process.exit(130); // the stack that was starting failed because it was stopped
   console.error(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   await finish(`failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

@@ -91,7 +91,7 @@ export async function measureConsentCheck(
   samples: number,
   deadline = Infinity,
 ): Promise<LatencySummary> {
-  const pool = new HttpPool(ceUrl, { connections: 1 });
+  const pool = new HttpPool(ceUrl, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const latencies: number[] = [];
   try {
     for (let i = 0; i < samples + 50 && performance.now() < deadline; i++) {
