@@ -154,22 +154,25 @@ async function main(): Promise<void> {
   );
   const gateways: RunningGateway[] = [];
   const targets: GraphqlTarget[] = [];
-  const started: { stack?: BenchStack } = {};
+  const started: { stack?: BenchStack; scratch?: string } = {};
   const stopAll = async () => {
     await Promise.allSettled(targets.map((t) => t.close()));
     await Promise.allSettled(gateways.map((g) => g.stop()));
     await started.stack?.stop().catch(() => undefined);
+    if (started.scratch) await rm(started.scratch, { recursive: true, force: true });
   };
   // Ctrl-C (or a kill): the report of what was measured so far, then stop what this run started.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stopping = true;
-      log(`${signal}: writing the partial report, then stopping the gateways and the stack`);
-      const report = finish(`stopped by ${signal}`);
-      // While the stack starts, there is nothing to stop yet: main stops it as soon as it is up.
-      if (started.stack) void report.then(stopAll).finally(() => process.exit(130));
-    });
-  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = true;
+    log(`${signal}: writing the partial report, then stopping the gateways and the stack`);
+    const report = finish(`stopped by ${signal}`);
+    // While the stack starts, there is nothing to stop yet: main stops it as soon as it is up.
+    if (started.stack) void report.then(stopAll).finally(() => process.exit(130));
+  };
+  const listen = () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
+  };
+  listen();
   const stack = await startBenchStack({
     citizens: settings.citizens,
     logLevel: LOG_LEVEL,
@@ -179,12 +182,19 @@ async function main(): Promise<void> {
     print: (line) => log(`stack: ${line}`),
   });
   started.stack = stack;
+  // The embedded PostgreSQL's own exit hook (async-exit-hook) would stop it and exit at once, leaving the
+  // services running: from here on, this run's handler alone stops everything, services first (as the
+  // stack's CLI does).
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  listen();
   if (stopping) {
     log('stopping the stack that was starting when the run was stopped');
     await stack.stop();
     process.exit(130);
   }
   const scratch = await mkdtemp(join(tmpdir(), 'ndx-bench-peer-'));
+  started.scratch = scratch;
   const consentDb = createPool(stack.databaseUrl('ndx_consent'), logger, {
     max: 2,
     statementTimeoutMs: 600_000,
@@ -201,7 +211,6 @@ async function main(): Promise<void> {
     if (!stopping) {
       await consentDb.end().catch(() => undefined);
       await stopAll();
-      await rm(scratch, { recursive: true, force: true });
     }
   }
   if (stopping) return;
