@@ -33,6 +33,7 @@ import { readConfig } from '../ndx/consent-engine/src/config.ts';
 import { createConsentStore } from '../ndx/consent-engine/src/store-from-config.ts';
 import { buildIdentityProvider } from '../ndx/identity-provider/src/app.ts';
 import { readConfig as readFudiConfig } from '../ndx/identity-provider/src/config.ts';
+import { generateConsents, PASSPORT_FIELDS } from './support/consent-rows.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,59 +54,23 @@ const BATCH = 100_000;
 /** Measurement rounds, alternating between the sizes. */
 const ROUNDS = 4;
 
-const passportFields = [
-  ['rgd', 'abc-212', 'getPersonInfo.fullName', 'Name at birth'],
-  ['rgd', 'abc-212', 'getPersonInfo.dateOfBirth', 'Date of birth'],
-  ['rgd', 'abc-212', 'getPersonInfo.sex', 'Sex'],
-  ['rgd', 'abc-212', 'getPersonInfo.birthRegistrationNumber', 'Birth registration number'],
-  ['rgd', 'abc-212', 'getPersonInfo.birthPlace', 'Place of birth'],
-  ['rgd', 'abc-212', 'getPersonInfo.district', 'District of birth'],
-  ['drp', 'drp-schema-v1', 'person.fullName', 'Full name'],
-  ['drp', 'drp-schema-v1', 'person.otherNames', 'Other names'],
-  ['drp', 'drp-schema-v1', 'person.permanentAddress', 'Permanent address'],
-  ['drp', 'drp-schema-v1', 'person.profession', 'Profession'],
-].map(([providerKey, schemaId, field, displayName]) => ({
-  providerKey: providerKey!,
-  schemaId: schemaId!,
-  field: field!,
-  displayName: displayName!,
-  description: `${displayName} as the registry holds it, shared with the Department of Immigration for your passport application.`,
-}));
-const askedFields = passportFields.map(({ providerKey, schemaId, field }) => ({
-  providerKey,
-  schemaId,
-  field,
-}));
+const askedFields = PASSPORT_FIELDS;
 
 /** Citizen c's NIC (12 digits, new format). */
 const nicOf = (c: number) => `19${String(c).padStart(10, '0')}`;
 
 /**
- * Rows [from, to): row i belongs to citizen i / 4; i % 4 is its kind (0 ACTIVE passport, 1 REVOKED passport,
- * 2 EXPIRED passport, 3 ACTIVE traffic police). Granted up to a day ago, ACTIVE ones unexpired.
+ * Rows [from, to) (bench/support/consent-rows.ts): row i belongs to citizen i / 4; i % 4 is its kind (ACTIVE,
+ * REVOKED and EXPIRED passport, ACTIVE traffic police). Granted up to a day ago, ACTIVE ones unexpired.
  */
 async function generate(pool: pg.Pool, from: number, to: number): Promise<void> {
-  const granted = JSON.stringify(passportFields.map((f) => ({ ...f, granted: true })));
-  for (let start = from; start < to; start += BATCH) {
-    await pool.query(
-      `INSERT INTO consents (id, citizen_id, consumer_id, purpose, purpose_text, legal_basis, fields, status,
-         request_key, notice_version, duration_seconds, created_at, decided_at, granted_at, expires_at,
-         revoked_at, updated_at)
-       SELECT md5('bench-consent' || i)::uuid,
-              '19' || lpad((i / 4)::text, 10, '0'),
-              CASE WHEN i % 4 = 3 THEN 'traffic-police-app' ELSE 'passport-app' END,
-              'passport-application', 'Passport application', 'consent', $3::jsonb,
-              (ARRAY['ACTIVE', 'REVOKED', 'EXPIRED', 'ACTIVE'])[(i % 4)::int + 1],
-              md5('bench-request' || i), '2026-01', 2592000,
-              now() - make_interval(secs => i % 86400 + 60), now() - make_interval(secs => i % 86400 + 30),
-              now() - make_interval(secs => i % 86400 + 30),
-              CASE WHEN i % 4 = 2 THEN now() - interval '1 day' ELSE now() + interval '29 days' END,
-              CASE WHEN i % 4 = 1 THEN now() - make_interval(secs => i % 600) END,
-              now()
-         FROM generate_series($1::bigint, $2::bigint - 1) AS i`,
-      [start, Math.min(start + BATCH, to), granted],
-    );
-  }
+  await generateConsents(pool, {
+    from,
+    to,
+    prefix: 'bench-consent',
+    citizens: { synthetic: true },
+    batch: BATCH,
+  });
   await pool.query('VACUUM ANALYZE consents');
 }
 

@@ -13,8 +13,9 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { parseNic } from '@ndx/contract';
+import { createLogger, createPool } from '@ndx/service-kit';
+import type { Pool } from 'pg';
 import type { ServiceName } from '@ndx/stack';
 import { generateCitizens } from '@ndx/synthetic-data';
 import { openAuditScale } from './support/audit-scale.ts';
@@ -24,9 +25,9 @@ import { meansBetween } from './support/metrics.ts';
 import { buildPaths, cachedToken, clientCredentials, target, type GraphqlTarget } from './support/paths.ts';
 import { composeSupergraph, startGateway, type RunningGateway } from './support/peer.ts';
 import { measureCpu, sampleRss, trackPid, trackPostgres, trackSelf, type Tracked } from './support/procfs.ts';
-import { topSelfTime, type SelfTime } from './support/profile.ts';
-import { report, type BenchResults, type PathName } from './support/report.ts';
-import { repoRoot, startBenchStack } from './support/stack.ts';
+import { topSelfTime } from './support/profile.ts';
+import { emptyResults, report, type BenchResults, type PathName } from './support/report.ts';
+import { repoRoot, startBenchStack, type BenchStack } from './support/stack.ts';
 
 const { values: flags } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
@@ -42,10 +43,12 @@ const settings = flags.quick
       windowSeconds: 4,
       openLoopSeconds: 5,
       consentsLarge: 100_000,
+      consentFillBudgetMs: 60_000,
       auditSmall: 20_000,
       auditLarge: 200_000,
-      auditFillBudgetMs: 60_000,
+      auditFillBudgetMs: [30_000, 60_000],
       samples: 300,
+      sampleBudgetMs: 15_000,
     }
   : {
       form: 'full',
@@ -56,13 +59,17 @@ const settings = flags.quick
       windowSeconds: 8,
       openLoopSeconds: 10,
       consentsLarge: 1_000_000,
+      consentFillBudgetMs: 150_000,
       auditSmall: 100_000,
       auditLarge: 10_000_000,
-      auditFillBudgetMs: 240_000,
-      samples: 2_000,
+      auditFillBudgetMs: [45_000, 150_000],
+      samples: 1_000,
+      sampleBudgetMs: 25_000,
     };
+/** Bounds of the steps that are not windows: each stops (with what it did) or fails the run (reported). */
+const STEP_BOUND_MS = { grant: 120_000, peer: 180_000, check: 60_000 };
 const LOG_LEVEL = 'warn';
-const DEMO_CONSENT_CITIZEN = '783345678V';
+const logger = createLogger('bench', { level: 'warn' });
 
 const began = performance.now();
 const log = (line: string) =>
@@ -79,6 +86,19 @@ function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** `work`, or a failure naming `step` when it takes longer than `ms`. */
+async function bounded<T>(step: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${step}: not done after ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `count` distinct members of `list`, drawn at random. */
@@ -103,6 +123,28 @@ function knownCitizens(count: number): string[] {
   return nics;
 }
 
+const results: BenchResults = emptyResults({
+  startedAt: new Date().toISOString(),
+  form: settings.form,
+  settings,
+  machine: { cpus: availableParallelism(), node: process.version },
+  logLevel: LOG_LEVEL,
+});
+let reported = false;
+/** Set by Ctrl-C (SIGINT) or SIGTERM. */
+let stopping = false;
+/** Writes the report once: the whole run's, or what was measured before `incomplete` happened. */
+async function finish(incomplete?: string): Promise<void> {
+  if (reported) return;
+  reported = true;
+  if (incomplete) results.incomplete = incomplete;
+  try {
+    await report(results, (performance.now() - began) / 1000);
+  } catch (err) {
+    console.error(`could not write the report: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const profileDir = flags.profile ? join(repoRoot, 'bench/results', `profile-${Date.now()}`) : undefined;
   if (profileDir) await mkdir(profileDir, { recursive: true });
@@ -110,6 +152,27 @@ async function main(): Promise<void> {
     `NDX benchmark, ${settings.form} form: stack with ${settings.citizens} citizens, service log level ${LOG_LEVEL}` +
       (profileDir ? `, OE under --cpu-prof (${profileDir})` : ''),
   );
+  const gateways: RunningGateway[] = [];
+  const targets: GraphqlTarget[] = [];
+  const started: { stack?: BenchStack; scratch?: string } = {};
+  const stopAll = async () => {
+    await Promise.allSettled(targets.map((t) => t.close()));
+    await Promise.allSettled(gateways.map((g) => g.stop()));
+    await started.stack?.stop().catch(() => undefined);
+    if (started.scratch) await rm(started.scratch, { recursive: true, force: true });
+  };
+  // Ctrl-C (or a kill): the report of what was measured so far, then stop what this run started.
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = true;
+    log(`${signal}: writing the partial report, then stopping the gateways and the stack`);
+    const report = finish(`stopped by ${signal}`);
+    // While the stack starts, there is nothing to stop yet: main stops it as soon as it is up.
+    if (started.stack) void report.then(stopAll).finally(() => process.exit(130));
+  };
+  const listen = () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
+  };
+  listen();
   const stack = await startBenchStack({
     citizens: settings.citizens,
     logLevel: LOG_LEVEL,
@@ -118,263 +181,287 @@ async function main(): Promise<void> {
       : undefined,
     print: (line) => log(`stack: ${line}`),
   });
-  const gateways: RunningGateway[] = [];
-  const targets: GraphqlTarget[] = [];
-  // Ctrl-C (or a kill) stops what this run started before it exits.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log(`${signal}: stopping the gateways and the stack`);
-      void Promise.allSettled(gateways.map((g) => g.stop()))
-        .then(() => stack.stop())
-        .finally(() => process.exit(130));
-    });
+  started.stack = stack;
+  // The embedded PostgreSQL's own exit hook (async-exit-hook) would stop it and exit at once, leaving the
+  // services running: from here on, this run's handler alone stops everything, services first (as the
+  // stack's CLI does).
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  listen();
+  if (stopping) {
+    log('stopping the stack that was starting when the run was stopped');
+    await stack.stop();
+    process.exit(130);
   }
   const scratch = await mkdtemp(join(tmpdir(), 'ndx-bench-peer-'));
-  let results: BenchResults | undefined;
+  started.scratch = scratch;
+  const consentDb = createPool(stack.databaseUrl('ndx_consent'), logger, {
+    max: 2,
+    statementTimeoutMs: 600_000,
+  });
   try {
-    const all = knownCitizens(settings.citizens);
-    const consented = sample(all, settings.consented);
-    const consentDb = new pg.Pool({ connectionString: stack.databaseUrl('ndx_consent'), max: 2 });
-    await grantConsents(consentDb, DEMO_CONSENT_CITIZEN, consented);
-    log(`${consented.length} random citizens (of ${all.length}) given an ACTIVE passport consent`);
+    await measureAll(stack, consentDb, gateways, targets, scratch);
+  } catch (err) {
+    if (stopping) return;
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`benchmark failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
+    await finish(`failed: ${message}`);
+    process.exitCode = 1;
+  } finally {
+    if (!stopping) {
+      await consentDb.end().catch(() => undefined);
+      await stopAll();
+    }
+  }
+  if (stopping) return;
+  if (profileDir) results.profile = await topSelfTime(profileDir);
+  await finish();
+}
 
-    const rgdToken = cachedToken(() =>
-      clientCredentials(`${stack.url('rgd-api')}/oauth2/token`, 'ndx', stack.secret('rgd.client.ndx')),
+async function measureAll(
+  stack: BenchStack,
+  consentDb: Pool,
+  gateways: RunningGateway[],
+  targets: GraphqlTarget[],
+  scratch: string,
+): Promise<void> {
+  const all = knownCitizens(settings.citizens);
+  const consented = sample(all, settings.consented);
+  results.citizens = all.length;
+  await bounded('granting consents', STEP_BOUND_MS.grant, grantConsents(consentDb, consented));
+  results.consented = consented.length;
+  log(`${consented.length} random citizens (of ${all.length}) given an ACTIVE passport consent`);
+
+  const rgdToken = cachedToken(() =>
+    clientCredentials(`${stack.url('rgd-api')}/oauth2/token`, 'ndx', stack.secret('rgd.client.ndx')),
+  );
+  const fudi = (clientId: string, resource: string) =>
+    cachedToken(() =>
+      clientCredentials(
+        `${stack.url('identity-provider')}/token`,
+        clientId,
+        stack.secret(`fudi.client.${clientId}`),
+        { resource },
+      ),
     );
-    const fudi = (clientId: string, resource: string) =>
-      cachedToken(() =>
-        clientCredentials(
-          `${stack.url('identity-provider')}/token`,
-          clientId,
-          stack.secret(`fudi.client.${clientId}`),
-          { resource },
-        ),
-      );
-    const passportToken = fudi('passport-app', 'urn:ndx:api');
-    const oeConsentToken = fudi('orchestration-engine', 'urn:ndx:consent');
-    const drpApiKey = stack.secret('drp.adapter-api-key');
+  const passportToken = fudi('passport-app', 'urn:ndx:api');
+  const oeConsentToken = fudi('orchestration-engine', 'urn:ndx:consent');
+  const drpApiKey = stack.secret('drp.adapter-api-key');
 
-    const supergraph = join(scratch, 'supergraph.graphql');
-    await composeSupergraph(supergraph, stack.url('rgd-api'), stack.url('drp-api-adapter'));
-    for (const dedup of [true, false]) {
-      gateways.push(
-        await startGateway({
-          supergraphFile: supergraph,
-          port: await freePort(),
-          dedup,
-          rgdToken: await rgdToken(),
-          drpApiKey,
-        }),
-      );
-    }
-    log('Hive Gateway started twice (in-flight deduplication on, off): production mode, one process each');
-
-    const [oe, rgd, drp, peerOn, peerOff] = [
-      target(stack.url('orchestration-engine')),
-      target(stack.url('rgd-api')),
-      target(stack.url('drp-api-adapter')),
-      target(gateways[0]!.url),
-      target(gateways[1]!.url),
-    ];
-    targets.push(oe, rgd, drp, peerOn, peerOff);
-    const built = buildPaths({
-      citizens: consented,
-      rgd,
-      drp,
-      oe,
-      peerOn,
-      peerOff,
-      rgdToken,
-      drpApiKey,
-      passportToken,
-    });
-    const paths: [PathName, Call][] = [
-      ['direct', built.direct],
-      ['ndx', built.ndx],
-      ['peer (dedup on)', built.peerDedupOn],
-      ['peer (dedup off)', built.peerDedupOff],
-    ];
-    for (const [name, call] of paths) {
-      for (let i = 0; i < 20; i++) {
-        if (!(await call())) throw new Error(`the ${name} path does not return the full record`);
-      }
-    }
-    log('every path returns the full record for random consented citizens');
-
-    const service = (name: ServiceName) => trackPid(name, stack.pid(name));
-    const tracked: Tracked[] = [
-      service('orchestration-engine'),
-      service('policy-decision-point'),
-      service('consent-engine'),
-      service('identity-provider'),
-      service('rgd-api'),
-      service('drp-api-adapter'),
-      service('drp-api'),
-      trackPid('hive-gateway (dedup on)', gateways[0]!.pid),
-      trackPid('hive-gateway (dedup off)', gateways[1]!.pid),
-      trackPostgres(stack.postgresDataDir),
-      trackSelf(),
-    ];
-
-    const maxRssMb: Record<string, Record<string, number>> = {};
-    const noteRss = (path: string, sampled: Record<string, number>) => {
-      const into = (maxRssMb[path] ??= {});
-      for (const [name, mb] of Object.entries(sampled)) into[name] = Math.max(into[name] ?? 0, mb);
-    };
-    type Measured = { window: WindowResult; cpuSeconds: Record<string, number> };
-    const measure = async (path: string, run: () => Promise<WindowResult>): Promise<Measured> => {
-      const { result, maxRssMb: sampled } = await sampleRss(tracked, () => measureCpu(tracked, run));
-      noteRss(path, sampled);
-      return { window: result.result, cpuSeconds: result.cpuSeconds };
-    };
-
-    log(`warm-up: ${settings.warmupSeconds} s per path at 32 connections`);
-    for (const [, call] of paths) await closedLoop(call, 32, settings.warmupSeconds);
-
-    const oeMetrics = async () => (await fetch(`${stack.url('orchestration-engine')}/metrics`)).text();
-    const stageSums: Record<string, { count: number; totalMs: number }> = {};
-    const providerSums: Record<string, { count: number; totalMs: number }> = {};
-    const addMeans = (
-      into: Record<string, { count: number; totalMs: number }>,
-      means: Record<string, { count: number; meanMs: number }>,
-    ) => {
-      for (const [key, { count, meanMs }] of Object.entries(means)) {
-        const sum = (into[key] ??= { count: 0, totalMs: 0 });
-        sum.count += count;
-        sum.totalMs += count * meanMs;
-      }
-    };
-
-    const sweep: BenchResults['sweep'] = [];
-    for (const connections of settings.concurrencies) {
-      // The paths take turns at each concurrency, so a change in the machine's load hits them alike.
-      for (const [name, call] of paths) {
-        const before = name === 'ndx' ? await oeMetrics() : '';
-        const measured = await measure(name, () => closedLoop(call, connections, settings.windowSeconds));
-        if (name === 'ndx') {
-          const after = await oeMetrics();
-          addMeans(stageSums, meansBetween(before, after, 'ndx_stage_duration_seconds', 'stage'));
-          addMeans(providerSums, meansBetween(before, after, 'ndx_provider_duration_seconds', 'provider'));
-        }
-        sweep.push({ path: name, connections, ...measured });
-        const w = measured.window;
-        log(
-          `closed loop ${String(connections).padStart(3)} connections  ${name.padEnd(17)} ` +
-            `${w.requestsPerSecond.toFixed(0).padStart(5)} req/s  p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms` +
-            (w.failures ? `  ${w.failures} FAILED` : ''),
+  const supergraph = join(scratch, 'supergraph.graphql');
+  await bounded(
+    'composing the supergraph and starting Hive Gateway',
+    STEP_BOUND_MS.peer,
+    (async () => {
+      await composeSupergraph(supergraph, stack.url('rgd-api'), stack.url('drp-api-adapter'));
+      for (const dedup of [true, false]) {
+        gateways.push(
+          await startGateway({
+            supergraphFile: supergraph,
+            port: await freePort(),
+            dedup,
+            rgdToken: await rgdToken(),
+            drpApiKey,
+          }),
         );
       }
-    }
+    })(),
+  );
+  log('Hive Gateway started twice (in-flight deduplication on, off): production mode, one process each');
 
-    const ndxMax = Math.max(...sweep.filter((s) => s.path === 'ndx').map((s) => s.window.requestsPerSecond));
-    const rate = Math.max(1, Math.round(ndxMax / 2));
-    const openLoops: BenchResults['openLoop'] = [];
+  const [oe, rgd, drp, peerOn, peerOff] = [
+    target(stack.url('orchestration-engine')),
+    target(stack.url('rgd-api')),
+    target(stack.url('drp-api-adapter')),
+    target(gateways[0]!.url),
+    target(gateways[1]!.url),
+  ];
+  targets.push(oe, rgd, drp, peerOn, peerOff);
+  const built = buildPaths({
+    citizens: consented,
+    rgd,
+    drp,
+    oe,
+    peerOn,
+    peerOff,
+    rgdToken,
+    drpApiKey,
+    passportToken,
+  });
+  const paths: [PathName, Call][] = [
+    ['direct', built.direct],
+    ['ndx', built.ndx],
+    ['peer (dedup on)', built.peerDedupOn],
+    ['peer (dedup off)', built.peerDedupOff],
+  ];
+  await bounded(
+    'checking every path',
+    STEP_BOUND_MS.check,
+    (async () => {
+      for (const [name, call] of paths) {
+        for (let i = 0; i < 20; i++) {
+          if (!(await call())) throw new Error(`the ${name} path does not return the full record`);
+        }
+      }
+    })(),
+  );
+  log('every path returns the full record for random consented citizens');
+
+  const service = (name: ServiceName) => trackPid(name, stack.pid(name));
+  const tracked: Tracked[] = [
+    service('orchestration-engine'),
+    service('policy-decision-point'),
+    service('consent-engine'),
+    service('identity-provider'),
+    service('rgd-api'),
+    service('drp-api-adapter'),
+    service('drp-api'),
+    trackPid('hive-gateway (dedup on)', gateways[0]!.pid),
+    trackPid('hive-gateway (dedup off)', gateways[1]!.pid),
+    trackPostgres(stack.postgresDataDir),
+    trackSelf(),
+  ];
+
+  const noteRss = (path: string, sampled: Record<string, number>) => {
+    const into = (results.maxRssMb[path] ??= {});
+    for (const [name, mb] of Object.entries(sampled)) into[name] = Math.max(into[name] ?? 0, mb);
+  };
+  type Measured = { window: WindowResult; cpuSeconds: Record<string, number> };
+  const measure = async (path: string, run: () => Promise<WindowResult>): Promise<Measured> => {
+    const { result, maxRssMb: sampled } = await sampleRss(tracked, () => measureCpu(tracked, run));
+    noteRss(path, sampled);
+    return { window: result.result, cpuSeconds: result.cpuSeconds };
+  };
+  const notePeaks = () => {
+    for (const t of tracked) results.peakMb[t.name] = t.peakMb();
+  };
+
+  log(`warm-up: ${settings.warmupSeconds} s per path at 32 connections`);
+  for (const [, call] of paths) await closedLoop(call, 32, settings.warmupSeconds);
+
+  const oeMetrics = async () =>
+    (
+      await fetch(`${stack.url('orchestration-engine')}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
+  const addMeans = (
+    into: Record<string, { count: number; meanMs: number }>,
+    means: Record<string, { count: number; meanMs: number }>,
+  ) => {
+    for (const [key, { count, meanMs }] of Object.entries(means)) {
+      const sum = (into[key] ??= { count: 0, meanMs: 0 });
+      const total = sum.count + count;
+      sum.meanMs = total ? (sum.count * sum.meanMs + count * meanMs) / total : 0;
+      sum.count = total;
+    }
+  };
+
+  for (const connections of settings.concurrencies) {
+    // The paths take turns at each concurrency, so a change in the machine's load hits them alike.
     for (const [name, call] of paths) {
-      const measured = await measure(name, () => openLoop(call, rate, settings.openLoopSeconds));
-      openLoops.push({ path: name, rate, ...measured });
+      const before = name === 'ndx' ? await oeMetrics() : '';
+      const measured = await measure(name, () => closedLoop(call, connections, settings.windowSeconds));
+      if (name === 'ndx') {
+        const after = await oeMetrics();
+        addMeans(results.stages, meansBetween(before, after, 'ndx_stage_duration_seconds', 'stage'));
+        addMeans(results.providers, meansBetween(before, after, 'ndx_provider_duration_seconds', 'provider'));
+      }
+      results.sweep.push({ path: name, connections, ...measured });
+      notePeaks();
       const w = measured.window;
       log(
-        `open loop ${rate} req/s  ${name.padEnd(17)} p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms` +
+        `closed loop ${String(connections).padStart(3)} connections  ${name.padEnd(17)} ` +
+          `${w.requestsPerSecond.toFixed(0).padStart(5)} req/s  p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms` +
           (w.failures ? `  ${w.failures} FAILED` : ''),
       );
     }
-    const peakMb = Object.fromEntries(tracked.map((t) => [t.name, t.peakMb()]));
-    for (const gateway of gateways) await gateway.stop();
-
-    // Scale (a failure here is reported, and the figures above are still written).
-    const consentScale: BenchResults['scale']['consent'] = [];
-    const auditScale: BenchResults['scale']['audit'] = [];
-    try {
-      // Scale: consent checks at the small size (the consents above), then at the large size.
-      const countConsents = async () =>
-        Number((await consentDb.query<{ n: string }>('SELECT count(*) AS n FROM consents')).rows[0]!.n);
-      const checkAt = async () => {
-        const rows = await countConsents();
-        const latency = await measureConsentCheck(
-          stack.url('consent-engine'),
-          oeConsentToken,
-          consented,
-          settings.samples,
-        );
-        consentScale.push({ rows, latency });
-        log(
-          `consent check at ${rows} consents: p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms`,
-        );
-      };
-      await checkAt();
-      const t0 = performance.now();
-      const reached = await fillConsentHistory(
-        consentDb,
-        DEMO_CONSENT_CITIZEN,
-        all,
-        settings.consentsLarge,
-        (rows) => log(`  consents: ${rows}`),
-      );
-      log(
-        `${reached} consents in the CE's database (${((performance.now() - t0) / 1000).toFixed(0)} s to insert)`,
-      );
-      await checkAt();
-      await consentDb.end();
-
-      const audit = await openAuditScale(stack.adminUrl, all);
-      try {
-        for (const size of [settings.auditSmall, settings.auditLarge]) {
-          const started = performance.now();
-          const rows = await audit.fill(size, settings.auditFillBudgetMs, (n) => log(`  audit rows: ${n}`));
-          const fillSeconds = (performance.now() - started) / 1000;
-          if (rows < size)
-            log(
-              `audit fill stopped at ${rows} rows: the ${settings.auditFillBudgetMs / 1000} s budget ran out`,
-            );
-          const append = await audit.measureAppend(settings.samples);
-          const accessLog = await audit.measureAccessLog(Math.min(500, settings.samples));
-          auditScale.push({ target: size, rows: await audit.rows(), fillSeconds, append, accessLog });
-          log(
-            `audit append at ${rows} rows: p50 ${append.p50.toFixed(2)} ms  p99 ${append.p99.toFixed(2)} ms; ` +
-              `access-log page p99 ${accessLog.p99.toFixed(2)} ms`,
-          );
-        }
-      } finally {
-        await audit.close();
-      }
-    } catch (err) {
-      console.error(`scale part failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-
-    results = {
-      startedAt: new Date(Date.now() - (performance.now() - began)).toISOString(),
-      form: settings.form,
-      settings,
-      machine: { cpus: availableParallelism(), node: process.version },
-      logLevel: LOG_LEVEL,
-      citizens: all.length,
-      consented: consented.length,
-      sweep,
-      openLoop: openLoops,
-      rate,
-      maxRssMb,
-      peakMb,
-      stages: Object.fromEntries(
-        Object.entries(stageSums).map(([k, v]) => [k, { count: v.count, meanMs: v.totalMs / v.count }]),
-      ),
-      providers: Object.fromEntries(
-        Object.entries(providerSums).map(([k, v]) => [k, { count: v.count, meanMs: v.totalMs / v.count }]),
-      ),
-      scale: { consent: consentScale, audit: auditScale },
-      profile: undefined as { file: string; top: SelfTime[] } | undefined,
-    };
-  } finally {
-    await Promise.all(targets.map((t) => t.close()));
-    for (const gateway of gateways) await gateway.stop();
-    await stack.stop();
-    await rm(scratch, { recursive: true, force: true });
   }
-  if (!results) return;
-  if (profileDir) results.profile = await topSelfTime(profileDir);
-  await report(results, (performance.now() - began) / 1000);
+
+  const ndxMax = Math.max(
+    ...results.sweep.filter((s) => s.path === 'ndx').map((s) => s.window.requestsPerSecond),
+  );
+  results.rate = Math.max(1, Math.round(ndxMax / 2));
+  for (const [name, call] of paths) {
+    const measured = await measure(name, () => openLoop(call, results.rate, settings.openLoopSeconds));
+    results.openLoop.push({ path: name, rate: results.rate, ...measured });
+    notePeaks();
+    const w = measured.window;
+    log(
+      `open loop ${results.rate} req/s  ${name.padEnd(17)} p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms` +
+        (w.failures ? `  ${w.failures} FAILED` : ''),
+    );
+  }
+  for (const gateway of gateways) await gateway.stop();
+
+  // Scale: consent checks at the small size (the consents above), then at the large size. Each step
+  // has a time bound: a fill reports the size it reached, a measurement the samples it took.
+  const countConsents = async () =>
+    Number((await consentDb.query<{ n: string }>('SELECT count(*) AS n FROM consents')).rows[0]!.n);
+  const checkAt = async () => {
+    const rows = await countConsents();
+    const latency = await measureConsentCheck(
+      stack.url('consent-engine'),
+      oeConsentToken,
+      consented,
+      settings.samples,
+      performance.now() + settings.sampleBudgetMs,
+    );
+    results.scale.consent.push({ rows, latency });
+    log(
+      `consent check at ${rows} consents (${latency.samples} samples): ` +
+        `p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms`,
+    );
+  };
+  await checkAt();
+  const t0 = performance.now();
+  const reached = await fillConsentHistory(
+    consentDb,
+    all,
+    settings.consentsLarge,
+    performance.now() + settings.consentFillBudgetMs,
+    (rows) => log(`  consents: ${rows}`),
+  );
+  const fillSeconds = (performance.now() - t0) / 1000;
+  log(
+    `${reached} consents in the CE's database (${fillSeconds.toFixed(0)} s to insert` +
+      (reached < settings.consentsLarge
+        ? `; the ${settings.consentFillBudgetMs / 1000} s bound stopped it short of ${settings.consentsLarge})`
+        : ')'),
+  );
+  results.scale.consentFill = { target: settings.consentsLarge, rows: reached, seconds: fillSeconds };
+  await checkAt();
+
+  const audit = await bounded(
+    'creating the scratch audit database',
+    STEP_BOUND_MS.check,
+    openAuditScale(stack.adminUrl, all),
+  );
+  try {
+    const sizes = [settings.auditSmall, settings.auditLarge];
+    for (const [n, size] of sizes.entries()) {
+      const budgetMs = settings.auditFillBudgetMs[n]!;
+      const started = performance.now();
+      const rows = await audit.fill(size, budgetMs, (count) => log(`  audit rows: ${count}`));
+      const fillSeconds = (performance.now() - started) / 1000;
+      if (rows < size) log(`audit fill stopped at ${rows} rows: the ${budgetMs / 1000} s bound`);
+      const append = await audit.measureAppend(settings.samples, performance.now() + settings.sampleBudgetMs);
+      const accessLog = await audit.measureAccessLog(
+        Math.min(500, settings.samples),
+        performance.now() + settings.sampleBudgetMs / 2,
+      );
+      results.scale.audit.push({ target: size, rows: await audit.rows(), fillSeconds, append, accessLog });
+      log(
+        `audit append at ${rows} rows (${append.samples} samples): p50 ${append.p50.toFixed(2)} ms  ` +
+          `p99 ${append.p99.toFixed(2)} ms; access-log page p99 ${accessLog.p99.toFixed(2)} ms`,
+      );
+    }
+  } finally {
+    await audit.close();
+  }
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
+  if (stopping) process.exit(130); // the stack that was starting failed because it was stopped
   console.error(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await finish(`failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

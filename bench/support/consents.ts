@@ -1,112 +1,65 @@
 import type pg from 'pg';
 import { Pool as HttpPool } from 'undici';
+import { citizenTable, generateConsents, PASSPORT_FIELDS } from './consent-rows.ts';
 import { percentile } from './loops.ts';
 import { randomOf } from './paths.ts';
 
-/** The passport query's provider fields, as the OE asks the CE about them. */
-export const PASSPORT_FIELDS = [
-  ['rgd', 'abc-212', 'getPersonInfo.fullName'],
-  ['rgd', 'abc-212', 'getPersonInfo.dateOfBirth'],
-  ['rgd', 'abc-212', 'getPersonInfo.sex'],
-  ['rgd', 'abc-212', 'getPersonInfo.birthRegistrationNumber'],
-  ['rgd', 'abc-212', 'getPersonInfo.birthPlace'],
-  ['rgd', 'abc-212', 'getPersonInfo.district'],
-  ['drp', 'drp-schema-v1', 'person.fullName'],
-  ['drp', 'drp-schema-v1', 'person.otherNames'],
-  ['drp', 'drp-schema-v1', 'person.permanentAddress'],
-  ['drp', 'drp-schema-v1', 'person.profession'],
-].map(([providerKey, schemaId, field]) => ({
-  providerKey: providerKey!,
-  schemaId: schemaId!,
-  field: field!,
-}));
+export { PASSPORT_FIELDS };
 
 /**
- * Every column of the template consent row (the stack's own demo consent, approved in the CE by its
- * prepare script) with some overridden: copies stay valid whatever columns the CE's table gains.
+ * An ACTIVE passport consent (the ten fields, unexpired) for each of `nics` (bench/support/consent-rows.ts).
  */
-const CLONE = (overrides: string) =>
-  `(jsonb_populate_record(NULL::consents, to_jsonb(t) || jsonb_build_object(${overrides}))).*`;
-
-/** The demo citizen's active passport consent: the template the copies are made from. */
-async function templateId(db: pg.Pool, demoCitizen: string): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM consents WHERE citizen_id = $1 AND consumer_id = 'passport-app' AND status = 'ACTIVE'
-     ORDER BY granted_at DESC LIMIT 1`,
-    [demoCitizen],
-  );
-  if (!rows[0]) throw new Error(`no active demo consent for ${demoCitizen} to copy`);
-  return rows[0].id;
-}
-
-/** ACTIVE passport consents (all ten fields, unexpired) for each of `nics`, inserted in one statement. */
-export async function grantConsents(
-  db: pg.Pool,
-  demoCitizen: string,
-  nics: readonly string[],
-): Promise<void> {
-  const template = await templateId(db, demoCitizen);
-  await db.query(
-    `INSERT INTO consents
-     SELECT ${CLONE(`'id', gen_random_uuid(), 'citizen_id', c.nic, 'request_key', 'bench:' || c.nic,
-                     'expires_at', now() + interval '30 days'`)}
-     FROM consents t, unnest($1::text[]) AS c(nic) WHERE t.id = $2`,
-    [nics, template],
-  );
-  await db.query('ANALYZE consents');
+export async function grantConsents(db: pg.Pool, nics: readonly string[]): Promise<void> {
+  const client = await db.connect();
+  try {
+    const citizens = await citizenTable(client, 'bench_consented', nics, true);
+    await generateConsents(client, {
+      from: 0,
+      to: nics.length,
+      prefix: 'bench-grant',
+      citizens,
+      kinds: ['passport-active'],
+    });
+    await client.query('DROP TABLE bench_consented');
+  } finally {
+    client.release();
+  }
 }
 
 /**
- * Bulk history up to `total` consent rows, in chunks: random citizens of `all`, the passport app's older
- * consents that ended (REVOKED, EXPIRED, REJECTED) and other consumers' ACTIVE ones, so that each citizen
- * has about total / citizens rows, as years of use would leave. Returns the row count reached.
+ * History up to `total` consent rows: for citizens of `all` in turn, the passport app's consents that ended
+ * (REVOKED, EXPIRED) and the traffic police's ACTIVE one, as years of use would leave. Stops starting
+ * batches after `deadline` (performance.now()). Returns the row count reached.
  */
 export async function fillConsentHistory(
   db: pg.Pool,
-  demoCitizen: string,
   all: readonly string[],
   total: number,
+  deadline: number,
   onProgress: (rows: number) => void,
 ): Promise<number> {
-  const template = await templateId(db, demoCitizen);
-  let { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM consents');
-  let count = Number(rows[0]!.n);
-  const chunk = 200_000;
-  // The citizens by position in a session table (analysed, so each row's citizen is a hash-join lookup).
-  const client = await db.connect();
-  await client.query('CREATE TEMP TABLE bench_citizens (i bigint PRIMARY KEY, nic text NOT NULL)');
-  await client.query(
-    'INSERT INTO bench_citizens SELECT u.i, u.nic FROM unnest($1::text[]) WITH ORDINALITY AS u(nic, i)',
-    [all],
-  );
-  await client.query('ANALYZE bench_citizens');
-  while (count < total) {
-    const n = Math.min(chunk, total - count);
-    await client.query(
-      `INSERT INTO consents
-       SELECT ${CLONE(`'id', gen_random_uuid(),
-                       'citizen_id', c.nic,
-                       'request_key', 'bench-history:' || g || ':' || $3::bigint,
-                       'consumer_id', CASE WHEN g % 2 = 0 THEN 'passport-app' ELSE 'traffic-police-app' END,
-                       'purpose', CASE WHEN g % 2 = 0 THEN 'passport-application' ELSE 'traffic-enforcement' END,
-                       'status', CASE WHEN g % 2 = 1 THEN 'ACTIVE'
-                                      WHEN g % 6 = 0 THEN 'REVOKED' WHEN g % 6 = 2 THEN 'EXPIRED' ELSE 'REJECTED' END,
-                       'expires_at', CASE WHEN g % 2 = 1 THEN now() + interval '1 year'
-                                          ELSE now() - (g % 700) * interval '1 day' END,
-                       'revoked_at', CASE WHEN g % 6 = 0 THEN now() - (g % 700) * interval '1 day' END`)}
-       FROM consents t, generate_series(1, $2::int) AS g
-       JOIN bench_citizens c ON c.i = 1 + ((g + $3::bigint) * 2654435761) % $1::bigint
-       WHERE t.id = $4`,
-      [all.length, n, count, template],
-    );
-    count += n;
-    onProgress(count);
+  const count = async () =>
+    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM consents')).rows[0]!.n);
+  const before = await count();
+  if (before < total) {
+    const client = await db.connect();
+    try {
+      const citizens = await citizenTable(client, 'bench_citizens', all, true);
+      await generateConsents(client, {
+        from: 0,
+        to: total - before,
+        prefix: 'bench-history',
+        citizens,
+        kinds: ['passport-revoked', 'passport-expired', 'traffic-active'],
+        deadline,
+        onBatch: (done) => onProgress(before + done),
+      });
+      await client.query('DROP TABLE bench_citizens');
+    } finally {
+      client.release();
+    }
   }
-  await client.query('DROP TABLE bench_citizens');
-  client.release();
-  await db.query('ANALYZE consents');
-  ({ rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM consents'));
-  return Number(rows[0]!.n);
+  return count();
 }
 
 export interface LatencySummary {
@@ -129,17 +82,19 @@ export function summariseLatencies(latencies: number[]): LatencySummary {
 /**
  * POST /v1/consents/check through HTTP with the OE's own token, one at a time (so each latency is one
  * check's, not a queue's), for random citizens with an active passport consent; every answer must be covered.
+ * Takes no further sample after `deadline` (performance.now()): the summary says how many it took.
  */
 export async function measureConsentCheck(
   ceUrl: string,
   token: () => Promise<string>,
   consented: readonly string[],
   samples: number,
+  deadline = Infinity,
 ): Promise<LatencySummary> {
-  const pool = new HttpPool(ceUrl, { connections: 1 });
+  const pool = new HttpPool(ceUrl, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const latencies: number[] = [];
   try {
-    for (let i = 0; i < samples + 50; i++) {
+    for (let i = 0; i < samples + 50 && performance.now() < deadline; i++) {
       const body = JSON.stringify({
         citizenId: randomOf(consented),
         consumerId: 'passport-app',

@@ -88,8 +88,11 @@ export async function startBenchStack(options: {
       return body.access_token;
     },
     stop: async () => {
-      await running.stop();
-      await rm(folder, { recursive: true, force: true });
+      try {
+        await running.stop();
+      } finally {
+        await rm(folder, { recursive: true, force: true });
+      }
     },
   };
 }
