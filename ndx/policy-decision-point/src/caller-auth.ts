@@ -1,5 +1,11 @@
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenError, type TokenVerifier, type VerifiedToken } from '@ndx/service-kit';
+import {
+  ForbiddenError,
+  isListedClient,
+  requireOperator,
+  type TokenVerifier,
+  type VerifiedToken,
+} from '@ndx/service-kit';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,24 +25,18 @@ export function createCallerAuth(
   verifier: TokenVerifier,
   options: { decisionClients: string[]; adminClients: string[]; adminScope: string },
 ): CallerAuth {
-  const allowed = (list: string[], clientId: string | undefined) =>
-    list.includes('*') || (clientId !== undefined && list.includes(clientId));
+  const operators = { clients: options.adminClients, scope: options.adminScope };
   return {
     async decisionCaller(request) {
       const token = await verifier.verifyAuthorizationHeader(request.headers.authorization);
-      if (!allowed(options.decisionClients, token.clientId)) {
+      if (!isListedClient(options.decisionClients, token.clientId)) {
         throw new ForbiddenError(`client ${token.clientId ?? '(none)'} may not ask for policy decisions`);
       }
       request.caller = token;
     },
     async operator(request) {
       const token = await verifier.verifyAuthorizationHeader(request.headers.authorization);
-      if (!token.scopes.includes(options.adminScope)) {
-        throw new ForbiddenError(`the admin API needs a token with scope ${options.adminScope}`);
-      }
-      if (!allowed(options.adminClients, token.clientId)) {
-        throw new ForbiddenError(`client ${token.clientId ?? '(none)'} is not an operator client`);
-      }
+      requireOperator(token, operators);
       request.caller = token;
     },
   };

