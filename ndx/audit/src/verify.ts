@@ -114,11 +114,57 @@ function summarise(chains: ChainVerifyResult[]): VerifyResult {
   return { ok: false, count, chains, chainId, firstBrokenSeq, firstBrokenId, reason, detail };
 }
 
+/** A place in a chain already verified, and its record's hash then: where the next incremental walk starts. */
+export interface ChainCheckpoint {
+  chainId: string;
+  seq: number;
+  hash: string;
+}
+
+/** An incremental walk: each chain's result, and the checkpoints to keep for the next walk (its intact heads). */
+export interface IncrementalVerifyResult extends VerifyResult {
+  /** Per chain, the place the walk started (1 for a chain without a usable checkpoint). */
+  startedAt: Record<string, number>;
+  checkpoints: ChainCheckpoint[];
+}
+
+/**
+ * Walks only from the checkpoints on (a chain without one, or whose head is now below it, from its start): the
+ * checkpoint's record again (its content against its hash, its hash against the checkpoint's), then what was
+ * appended since. A rewrite of an older record needs the full walk (verifyChain).
+ */
+export async function verifySinceCheckpoints(
+  pool: Pool,
+  checkpoints: readonly ChainCheckpoint[],
+  options: { batchSize?: number } = {},
+): Promise<IncrementalVerifyResult> {
+  const batchSize = Math.min(10_000, Math.max(1, Math.trunc(options.batchSize ?? 1_000)));
+  const known = new Map(checkpoints.map((c) => [c.chainId, c]));
+  const results: ChainVerifyResult[] = [];
+  const startedAt: Record<string, number> = {};
+  const next: ChainCheckpoint[] = [];
+  for (const head of await listChainHeads(pool)) {
+    const checkpoint = known.get(head.chainId);
+    const usable = checkpoint !== undefined && checkpoint.seq >= 1 && checkpoint.seq <= head.lastSeq;
+    // The checkpoint's own record is walked again: its content must still match its hash, and its hash the checkpoint.
+    const fromSeq = usable ? checkpoint.seq : 1;
+    startedAt[head.chainId] = fromSeq;
+    const result = await verifyOne(pool, head, fromSeq, batchSize, usable ? checkpoint.hash : undefined);
+    results.push(result);
+    if (result.ok && head.lastSeq > 0)
+      next.push({ chainId: head.chainId, seq: head.lastSeq, hash: head.lastHash });
+    else if (!result.ok && usable) next.push(checkpoint);
+  }
+  return { ...summarise(results), startedAt, checkpoints: next };
+}
+
 async function verifyOne(
   pool: Pool,
   head: Head,
   fromSeq: number,
   batchSize: number,
+  /** The hash the record at fromSeq had when it was last verified (incremental walks). */
+  anchorHash?: string,
 ): Promise<ChainVerifyResult> {
   const { chainId } = head;
   const legacy = chainId === LEGACY_CHAIN_ID;
@@ -191,6 +237,15 @@ async function verifyOne(
           record.id,
           'PREV_HASH_MISMATCH',
           `${at(record.seq)} does not link to the record before it (prev_hash differs)`,
+        );
+      }
+      if (anchorHash !== undefined && record.seq === fromSeq && record.hash !== anchorHash) {
+        return broken(
+          count,
+          record.seq,
+          record.id,
+          'HASH_MISMATCH',
+          `${at(record.seq)} was changed since it was last verified (its hash differs from the checkpoint's)`,
         );
       }
       if (computeRecordHash(record) !== record.hash) {

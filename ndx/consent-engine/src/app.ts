@@ -8,6 +8,8 @@ import {
   type TokenVerifier,
 } from '@ndx/service-kit';
 import { accessLogRoutes, createAccessLogReader } from './access-log-routes.ts';
+import { adminRoutes } from './admin-routes.ts';
+import { loadOperatorRegistrations } from './operator-registrations.ts';
 import { apiRoutes } from './api-routes.ts';
 import { createApiAuthenticator } from './auth.ts';
 import { readConfig, type Config } from './config.ts';
@@ -37,7 +39,10 @@ export async function buildApp(
   const database = { name: SERVICE_NAME, logger, databaseUrl: config.DATABASE_URL, migrationsDir };
   return withServiceDatabase(database, async ({ pool, httpService }) => {
     const publicUrl = config.CONSENT_PORTAL_PUBLIC_URL.replace(/\/$/, '');
-    const store = createConsentStore(config, pool, clock);
+    const registrations = await loadOperatorRegistrations(pool, logger, {
+      refreshMs: config.CONSENT_REGISTRATIONS_REFRESH_MS,
+    });
+    const store = createConsentStore(config, pool, clock, registrations);
     const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
     const verifier =
       options.tokenVerifier ??
@@ -46,12 +51,21 @@ export async function buildApp(
       verifier,
       config.CONSENT_SERVICE_CLIENTS,
       config.CONSENT_CITIZEN_CLIENTS,
+      { clients: config.ADMIN_CLIENT_IDS, scope: config.ADMIN_SCOPE },
     );
 
     let sweepTimer: NodeJS.Timeout | undefined;
-    const app = httpService({ onClose: async () => clearInterval(sweepTimer) });
+    const app = httpService({
+      onClose: async () => {
+        clearInterval(sweepTimer);
+        registrations.stop();
+      },
+    });
 
     await app.register(apiRoutes({ store, auth, portalUrl: (id) => `${publicUrl}/consent/${id}` }));
+    await app.register(
+      adminRoutes({ pool, auth, clock, store, registrations, configured: config.CONSENT_CONSUMERS }),
+    );
     const agencyOf = (providerKey: string) =>
       Object.hasOwn(config.CONSENT_PROVIDERS, providerKey)
         ? config.CONSENT_PROVIDERS[providerKey]!

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenVerifier } from '@ndx/service-kit';
+import { requireOperator, type OperatorPolicy, type TokenVerifier } from '@ndx/service-kit';
 import { ClientNotAllowedError } from './errors.ts';
 
 /** Who is calling the JSON API: a service (client credentials) or a citizen (user token, sub = NIC). */
@@ -12,6 +12,8 @@ export interface ApiAuthenticator {
   citizen(request: FastifyRequest): Promise<{ kind: 'citizen'; citizenId: string }>;
   /** Either. */
   any(request: FastifyRequest): Promise<ApiCaller>;
+  /** An operator's token (admin scope, operator client) for the admin API; 401 without a valid token, else 403. */
+  operator(request: FastifyRequest): Promise<{ kind: 'service'; clientId: string }>;
 }
 
 /**
@@ -22,6 +24,7 @@ export function createApiAuthenticator(
   verifier: TokenVerifier,
   serviceClients: readonly string[],
   citizenClients: readonly string[],
+  operators: OperatorPolicy,
 ): ApiAuthenticator {
   const identify = async (request: FastifyRequest): Promise<ApiCaller> => {
     const token = await verifier.verifyAuthorizationHeader(request.headers.authorization);
@@ -38,6 +41,11 @@ export function createApiAuthenticator(
   };
   return {
     any: identify,
+    operator: async (request) => {
+      const token = await verifier.verifyAuthorizationHeader(request.headers.authorization);
+      requireOperator(token, operators);
+      return { kind: 'service', clientId: token.clientId! };
+    },
     service: async (request) => {
       const caller = await identify(request);
       if (caller.kind !== 'service') throw new ClientNotAllowedError(`a citizen token`);

@@ -22,6 +22,7 @@ const durationSchema = z.object({
 });
 
 export type ConsumerInfo = z.infer<typeof consumerSchema>;
+export { consumerSchema, purposeSchema };
 export type PurposeInfo = z.infer<typeof purposeSchema>;
 
 export const defaultConsumers: Record<string, ConsumerInfo> = {
@@ -103,6 +104,9 @@ export const configSchema = z.object({
   CONSENT_AUDIENCE: z.string().min(1).default('urn:ndx:consent'),
   /** Client ids allowed to use the internal API with a client-credentials token. */
   CONSENT_SERVICE_CLIENTS: list(['orchestration-engine', 'ndx-operator']),
+  /** Client ids that may use the admin API (their token must also carry ADMIN_SCOPE). */
+  ADMIN_CLIENT_IDS: list(['ndx-operator']),
+  ADMIN_SCOPE: z.string().min(1).default('admin'),
   /** Client ids whose user tokens (sub = NIC) may use the citizen API. */
   CONSENT_CITIZEN_CLIENTS: list(['consent-portal']),
   /** Public base URL of this service (portal links, OIDC redirect URI). */
@@ -115,6 +119,8 @@ export const configSchema = z.object({
     .default('client_secret_basic'),
   /** JSON {clientId: {displayName, agency, redirectUris[]}}. */
   CONSENT_CONSUMERS: json(z.record(z.string(), consumerSchema), defaultConsumers),
+  /** How often each instance reloads the consumers and purposes operators registered (admin API), ms. */
+  CONSENT_REGISTRATIONS_REFRESH_MS: z.coerce.number().int().min(100).default(5_000),
   /** JSON {purposeCode: {text, legalBasis, durationDays}}. */
   CONSENT_PURPOSES: json(z.record(z.string(), purposeSchema), defaultPurposes),
   /** JSON [{consumerId, purpose, durationDays}]: overrides the purpose's duration for one consumer. */

@@ -2,6 +2,7 @@
 // records. No rule lives here: which change to make is consent-lifecycle.ts's, and the database's own
 // trigger refuses any transition the contract's table does not allow.
 import {
+  consentStatuses,
   expiringConsentStatuses,
   initialConsentStatus,
   isConsentStatus,
@@ -294,4 +295,23 @@ function toRecord(row: ConsentRow): ConsentRecord {
     expiresAt: row.expires_at.toISOString(),
     revokedAt: row.revoked_at?.toISOString() ?? null,
   };
+}
+
+/** How many consents are in each status, as of `now`: a record past its expiry counts as EXPIRED even before the sweep marks it. */
+export async function countConsentsByStatus(
+  db: Queryable,
+  now: Date,
+): Promise<Record<ConsentStatus, number>> {
+  const { rows } = await db.query<{ status: ConsentStatus; n: string }>(
+    `SELECT CASE WHEN ${EXPIRING} AND expires_at <= $1 THEN ${sqlStatus('EXPIRED')} ELSE status END AS status,
+            count(*) AS n
+       FROM consents GROUP BY 1`,
+    [now],
+  );
+  const counts = Object.fromEntries(consentStatuses.map((status) => [status, 0])) as Record<
+    ConsentStatus,
+    number
+  >;
+  for (const row of rows) counts[row.status] = Number(row.n);
+  return counts;
 }

@@ -39,9 +39,11 @@ import {
   type ConsentSubject,
 } from './consent-rows.ts';
 import { coverageOf, uniqueFields } from './coverage.ts';
+import type { OperatorRegistrations, RegisteredConsumerInfo } from './operator-registrations.ts';
 import {
   ConsentExpiredError,
   ConsentNotFoundError,
+  ConsumerDisabledError,
   UnknownConsumerError,
   UnknownPurposeError,
 } from './errors.ts';
@@ -51,6 +53,8 @@ export interface ConsentStoreOptions {
   clock?: Clock;
   consumers: Record<string, ConsumerInfo>;
   purposes: Record<string, PurposeInfo>;
+  /** Registered at run time by operators; an entry here wins over the configured one. */
+  registrations?: Pick<OperatorRegistrations, 'consumer' | 'purpose' | 'consumers'>;
   durations: { consumerId: string; purpose: string; durationDays: number }[];
   pendingTtlSeconds: number;
   noticeVersion: string;
@@ -86,10 +90,20 @@ export class ConsentStore {
     this.#options = options;
   }
 
-  consumer(consumerId: string): ConsumerInfo | undefined {
+  /** The consumer as registered (a disabled one included: citizens still see who holds their consents). */
+  consumer(consumerId: string): RegisteredConsumerInfo | undefined {
+    const registered = this.#options.registrations?.consumer(consumerId);
+    if (registered) return registered;
     return Object.hasOwn(this.#options.consumers, consumerId)
       ? this.#options.consumers[consumerId]
       : undefined;
+  }
+
+  /** The configured consumers and the registered ones (which win), by id. */
+  consumers(): Map<string, RegisteredConsumerInfo> {
+    const all = new Map<string, RegisteredConsumerInfo>(Object.entries(this.#options.consumers));
+    for (const [id, info] of this.#options.registrations?.consumers() ?? []) all.set(id, info);
+    return all;
   }
 
   /** Which of the fields an active, unexpired consent of this citizen covers for this consumer and purpose. */
@@ -106,7 +120,9 @@ export class ConsentStore {
     request: NamedConsentRequest,
     actor: ConsentActor,
   ): Promise<{ consent: ConsentRecord; created: boolean }> {
-    if (!this.consumer(request.consumerId)) throw new UnknownConsumerError(request.consumerId);
+    const consumer = this.consumer(request.consumerId);
+    if (!consumer) throw new UnknownConsumerError(request.consumerId);
+    if (consumer.disabledAt) throw new ConsumerDisabledError(request.consumerId);
     const purpose = this.#purpose(request.purpose);
     const fields = uniqueFields(request.fields);
     if (fields.length === 0) throw new BadRequestError('at least one field is required');
@@ -214,6 +230,8 @@ export class ConsentStore {
   }
 
   #purpose(purpose: string): PurposeInfo {
+    const registered = this.#options.registrations?.purpose(purpose);
+    if (registered) return registered;
     if (!Object.hasOwn(this.#options.purposes, purpose)) throw new UnknownPurposeError(purpose);
     return this.#options.purposes[purpose]!;
   }

@@ -37,6 +37,12 @@ export class UnknownConsumerError extends NdxError {
   }
 }
 
+export class ConsumerDisabledError extends NdxError {
+  constructor(consumerId: string) {
+    super('CONSUMER_DISABLED', `consumer ${consumerId} is disabled: it may ask for no new consent`, 403);
+  }
+}
+
 export class UnknownPurposeError extends NdxError {
   constructor(purpose: string) {
     super('UNKNOWN_PURPOSE', `purpose ${purpose} is not registered with the Consent Engine`, 400);

@@ -20,6 +20,24 @@ export const consentApiPaths = {
   revoke: (consentId: string): string => `/v1/consents/${encodeURIComponent(consentId)}/revoke`,
   /** GET (citizen token): the signed-in citizen's consents. */
   citizenConsents: '/v1/citizens/me/consents',
+  /** GET (operator token): how many consents are in each status. */
+  summary: '/admin/v1/consents/summary',
+  /** GET (operator token): every consumer the CE knows (configured and registered). */
+  consumers: '/admin/v1/consumers',
+  /** PUT (operator token): register or change a consumer (consumerRegistrationSchema). */
+  consumer: (consumerId: string): string => `/admin/v1/consumers/${encodeURIComponent(consumerId)}`,
+  /** POST (operator token), no body: the consumer may ask for no new consent. */
+  disableConsumer: (consumerId: string): string =>
+    `/admin/v1/consumers/${encodeURIComponent(consumerId)}/disable`,
+  /** PUT (operator token): register or change a purpose (purposeRegistrationSchema). */
+  purpose: (purpose: string): string => `/admin/v1/purposes/${encodeURIComponent(purpose)}`,
+} as const;
+
+/** The admin routes' patterns, as the CE registers them (the functions above build their paths). */
+export const consentAdminRoutes = {
+  consumer: '/admin/v1/consumers/:consumerId',
+  disableConsumer: '/admin/v1/consumers/:consumerId/disable',
+  purpose: '/admin/v1/purposes/:purpose',
 } as const;
 
 const id = z.string().min(1).max(128);
@@ -157,3 +175,38 @@ export const citizenConsentsResponseSchema = z.object({
   consents: z.array(servedConsentSchema),
 });
 export type CitizenConsentsResponse = z.infer<typeof citizenConsentsResponseSchema>;
+
+/** Answer to `GET /admin/v1/consents/summary`: consents per status now (past expiry counts as EXPIRED), and all. */
+export const consentSummarySchema = z.object({
+  byStatus: z.record(consentStatusSchema, z.number().int().nonnegative()),
+  total: z.number().int().nonnegative(),
+  at: timestamp,
+});
+export type ConsentSummary = z.infer<typeof consentSummarySchema>;
+
+/** A consumer app as the CE shows it to citizens, and the only places it may send them back to. */
+export const consumerRegistrationSchema = z.object({
+  displayName: z.string().trim().min(1).max(200),
+  agency: z.string().trim().min(1).max(200),
+  redirectUris: z.array(z.url()).max(20).default([]),
+});
+export type ConsumerRegistration = z.infer<typeof consumerRegistrationSchema>;
+
+/** What a purpose says to citizens, its legal basis, and how long a consent for it lasts. */
+export const purposeRegistrationSchema = z.object({
+  text: z.string().trim().min(1).max(1000),
+  legalBasis: z.string().trim().min(1).max(100).default('consent'),
+  durationDays: z.number().positive().max(3650).default(30),
+});
+export type PurposeRegistration = z.infer<typeof purposeRegistrationSchema>;
+
+/** Answer to `GET /admin/v1/consumers`. */
+export const consumerListSchema = z.object({
+  consumers: z.array(
+    consumerRegistrationSchema.extend({
+      consumerId: z.string(),
+      disabledAt: timestamp.optional(),
+    }),
+  ),
+});
+export type ConsumerList = z.infer<typeof consumerListSchema>;

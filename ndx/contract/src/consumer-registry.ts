@@ -27,6 +27,8 @@ export const registeredConsumerSchema = z.object({
   member: z.string(),
   /** The purposes it registered. */
   purposes: z.array(z.string()),
+  /** The purpose of its queries that name none (the `NDX-Purpose` header); absent: it must name one. */
+  defaultPurpose: z.string().optional(),
   /** The policy version the answer comes from. */
   policyVersion: z.number().int().positive(),
 });

@@ -8,3 +8,4 @@ export * from './consumer-registry.ts';
 export * from './ce-api.ts';
 export * from './consent-status.ts';
 export * from './end-user.ts';
+export * from './identity-admin.ts';
