@@ -151,7 +151,7 @@ describe('the OE asks the PDP whether a token’s client is a registered consume
     const oe = await startOe({ CONSUMER_REGISTRY_CACHE_MS: '1000' });
     const secret = await addFudiClient(t, ['--id', 'land-registry-app', '--resource', 'urn:ndx:api']);
     const token = await ndxApiToken(t, 'land-registry-app', secret!);
-    // A new consumer has no default purpose in fl-config.json: it names its purpose.
+    // It names its purpose (before it is registered, the PDP's registry gives it no default).
     const purpose = { 'ndx-purpose': 'land-transfer' };
     expect(await query(oe, token, undefined, purpose)).toMatchObject({
       status: 403,

@@ -44,7 +44,7 @@ export function stackClients(ctx: StackContext): ClientSpecInput[] {
       name: 'NDX operators',
       clientSecret: secret('ndx-operator'),
       grantTypes: ['client_credentials'],
-      resources: ['urn:ndx:pdp', 'urn:ndx:consent'],
+      resources: ['urn:ndx:pdp', 'urn:ndx:consent', 'urn:ndx:identity'],
       scopes: ['admin'],
     },
   ];

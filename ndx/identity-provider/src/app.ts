@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'jose';
-import { defineService, withServiceDatabase, type Logger, type Pool } from '@ndx/service-kit';
+import {
+  createTokenVerifier,
+  defineService,
+  withServiceDatabase,
+  type Logger,
+  type Pool,
+} from '@ndx/service-kit';
+import { fudiAdminRoutes } from './admin-routes.ts';
 import { purgeExpiredPayloads } from './adapter.ts';
 import { createCitizenStore, type CitizenStore } from './citizens.ts';
 import { createClientStore, type ClientStore } from './clients.ts';
@@ -16,7 +23,7 @@ export const SERVICE_NAME = 'identity-provider';
 export const migrationsDir = join(import.meta.dirname, '..', 'migrations');
 
 /** Paths FUDI serves itself; every other path goes to oidc-provider. */
-const OWN_PATHS = /^\/(health|ready|metrics|interaction\/)/;
+const OWN_PATHS = /^\/(health|ready|metrics|interaction\/|admin\/)/;
 
 export interface IdentityProvider {
   app: FastifyInstance;
@@ -118,6 +125,14 @@ export async function buildIdentityProvider(
       },
     });
     await app.register(interactionRoutes, { provider: current, citizens, throttle, logger });
+    await app.register(
+      fudiAdminRoutes({
+        clients,
+        // FUDI's own tokens for its own audience, checked against its own JWKS (fetched when first needed).
+        verifier: createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.FUDI_ADMIN_AUDIENCE }),
+        operators: { clients: config.ADMIN_CLIENT_IDS, scope: config.ADMIN_SCOPE },
+      }),
+    );
 
     // Everything else is oidc-provider's (discovery, /auth, /token, /jwks, /me, introspection,
     // revocation, /session/end ...): handed the raw request before Fastify reads the body.

@@ -74,10 +74,12 @@ export function toClientMetadata(spec: ClientSpec): ClientMetadata {
 
 export interface ClientSummary {
   clientId: string;
+  name?: string;
   source: 'config' | 'operator';
   grantTypes: string[];
   resources: string[];
   scopes: string[];
+  disabledAt?: string;
 }
 
 export interface ClientStore {
@@ -91,6 +93,8 @@ export interface ClientStore {
   /** A new secret for an existing client, returned once. */
   resetSecret(clientId: string): Promise<string>;
   list(): Promise<ClientSummary[]>;
+  /** Disables a client an operator added: it gets no more tokens. False when there is no such operator client. */
+  disable(clientId: string): Promise<boolean>;
 }
 
 export function generateClientSecret(): string {
@@ -107,7 +111,7 @@ export function createClientStore(pool: Pool): ClientStore {
   return {
     async findMetadata(clientId) {
       const { rows } = await pool.query<{ metadata: ClientMetadata }>(
-        'SELECT metadata FROM clients WHERE client_id = $1',
+        'SELECT metadata FROM clients WHERE client_id = $1 AND disabled_at IS NULL',
         [clientId],
       );
       return rows[0]?.metadata;
@@ -141,14 +145,25 @@ export function createClientStore(pool: Pool): ClientStore {
         client_id: string;
         source: 'config' | 'operator';
         metadata: ClientMetadata;
-      }>('SELECT client_id, source, metadata FROM clients ORDER BY client_id');
+        disabled_at: Date | null;
+      }>('SELECT client_id, source, metadata, disabled_at FROM clients ORDER BY client_id');
       return rows.map((r) => ({
         clientId: r.client_id,
+        ...(typeof r.metadata.client_name === 'string' ? { name: r.metadata.client_name } : {}),
         source: r.source,
         grantTypes: [...(r.metadata.grant_types ?? [])],
         resources: (r.metadata.allowed_resources as string[] | undefined) ?? [],
         scopes: (r.metadata.allowed_scopes as string[] | undefined) ?? [],
+        ...(r.disabled_at ? { disabledAt: r.disabled_at.toISOString() } : {}),
       }));
+    },
+    async disable(clientId) {
+      const result = await pool.query(
+        `UPDATE clients SET disabled_at = coalesce(disabled_at, now()), updated_at = now()
+          WHERE client_id = $1 AND source = 'operator'`,
+        [clientId],
+      );
+      return (result.rowCount ?? 0) > 0;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDENTITY_ADMIN_AUDIENCE } from '@ndx/contract';
 import { baseServiceConfig, configFields, loadConfig } from '@ndx/service-kit';
 import { ROLE_PATTERN } from './citizens.ts';
 import { clientListSchema } from './clients.ts';
@@ -59,6 +60,19 @@ export const configSchema = z.object({
   /** Failed sign-ins per NIC within FUDI_LOCKOUT_WINDOW_SECONDS that lock the NIC. */
   FUDI_LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   FUDI_LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** The audience of FUDI tokens for FUDI's own operator API (/admin/v1). */
+  FUDI_ADMIN_AUDIENCE: z.string().min(1).default(IDENTITY_ADMIN_AUDIENCE),
+  /** Client ids that may use the operator API (their token must also carry ADMIN_SCOPE). */
+  ADMIN_CLIENT_IDS: z
+    .string()
+    .default('ndx-operator')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ADMIN_SCOPE: z.string().min(1).default('admin'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -98,7 +98,14 @@ export async function buildApp(
         clock: options.clock ?? (() => new Date()),
         maxFieldDecisions: config.DECISION_TABLE_MAX_FIELDS,
       });
-      feed = startPolicyFeedSubscriber({ poll: pdp.changes, onVersion: () => tables.clear(), logger });
+      feed = startPolicyFeedSubscriber({
+        poll: pdp.changes,
+        onVersion: () => {
+          tables.clear();
+          consumerRegistry.clear();
+        },
+        logger,
+      });
       policy = tables;
     }
     const app = httpService({
@@ -139,6 +146,7 @@ export async function buildApp(
     await registerGraphQLRoute(app, {
       schema,
       flConfig,
+      consumerRegistry,
       verifier: createConsumerTokenVerifier(
         { issuer: flConfig.services.fudiIssuer, audience: config.NDX_API_AUDIENCE },
         consumerRegistry,

@@ -8,7 +8,7 @@ import {
   type VerifiedToken,
 } from '@ndx/service-kit';
 import type { ConsumerRegistry } from './consumer-registry.ts';
-import { PURPOSE_PATTERN, type FlConfig } from './fl-config.ts';
+import { PURPOSE_PATTERN } from './fl-config.ts';
 
 /** Who is asking, and why. */
 export interface Consumer {
@@ -67,11 +67,11 @@ export function createConsumerTokenVerifier(
 
 /**
  * Verifies the consumer's token with the consumer token verifier and settles the purpose: the
- * `NDX-Purpose` header, or the consumer's default purpose from fl-config. There is no mode without a token.
+ * `NDX-Purpose` header, or the consumer's default purpose in the PDP's registry. There is no mode without a token.
  */
 export async function authenticateConsumer(
   verifier: TokenVerifier,
-  config: FlConfig,
+  registry: ConsumerRegistry,
   authorization: string | undefined,
   purposeHeader: string | undefined,
 ): Promise<Consumer> {
@@ -79,7 +79,7 @@ export async function authenticateConsumer(
   const consumerId = token.clientId;
   if (!consumerId)
     throw new UnauthenticatedError('the token names no client_id: only client tokens may query NDX');
-  const purpose = purposeHeader?.trim() || config.consumers[consumerId]?.defaultPurpose;
+  const purpose = purposeHeader?.trim() || (await registry.lookup(consumerId))?.defaultPurpose;
   if (!purpose) {
     throw new BadRequestError(
       `the NDX-Purpose header is required: consumer ${consumerId} has no default purpose`,

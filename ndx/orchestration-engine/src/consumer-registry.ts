@@ -27,6 +27,8 @@ export interface ConsumerRegistry {
    * ConsumerRegistryUnavailableError when the PDP cannot answer.
    */
   lookup(consumerId: string): Promise<RegisteredConsumer | null>;
+  /** Forgets every answer (a new policy version may register, change or remove consumers). */
+  clear(): void;
 }
 
 export interface ConsumerRegistryOptions {
@@ -87,6 +89,9 @@ export function createConsumerRegistry(options: ConsumerRegistryOptions): Consum
         inFlight.set(consumerId, pending);
       }
       return pending;
+    },
+    clear() {
+      answers.clear();
     },
   };
 }

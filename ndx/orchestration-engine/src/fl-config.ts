@@ -81,15 +81,6 @@ const flConfigSchema = z
       policyDecisionPoint: httpUrl,
       consentEngine: httpUrl,
     }),
-    /** Consumers' default purpose, used when a request carries no NDX-Purpose header. */
-    consumers: z
-      .record(
-        z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a client id'),
-        z.strictObject({
-          defaultPurpose: z.string().regex(PURPOSE_PATTERN, 'must be a purpose code'),
-        }),
-      )
-      .default({}),
     limits: z.strictObject({
       maxDepth: z.number().int().min(1).max(50),
       maxAliases: z.number().int().min(0).max(1000),
@@ -172,7 +163,6 @@ export interface FlConfig {
   argMappings: ArgMapping[];
   dataSubjects: DataSubjectRule[];
   services: RawFlConfig['services'];
-  consumers: RawFlConfig['consumers'];
   limits: RawFlConfig['limits'];
 }
 
@@ -254,7 +244,6 @@ export function parseFlConfig(input: unknown, options: FlConfigOptions = {}): Fl
     argMappings,
     dataSubjects: raw.dataSubjects,
     services,
-    consumers: raw.consumers,
     limits: raw.limits,
   };
 }

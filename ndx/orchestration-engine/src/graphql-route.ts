@@ -14,6 +14,7 @@ import { newAuditReference } from '@ndx/audit';
 import { END_USER_FORMAT, END_USER_HEADER, parseEndUser, type EndUser } from '@ndx/contract';
 import { currentTrace, NdxError, parseTraceparent, type TokenVerifier } from '@ndx/service-kit';
 import { authenticateConsumer, type Consumer } from './consumer-auth.ts';
+import type { ConsumerRegistry } from './consumer-registry.ts';
 import type { FlConfig } from './fl-config.ts';
 import { PlanCache } from './plan-cache.ts';
 import { runQuery, type PipelineDeps } from './query-pipeline.ts';
@@ -64,6 +65,8 @@ export interface GraphQLRouteOptions {
   documentCache?: PlanCache<DocumentNode>;
   flConfig: FlConfig;
   verifier: TokenVerifier;
+  /** The PDP's consumer registry (the verifier checks it too): each consumer's default purpose. */
+  consumerRegistry: ConsumerRegistry;
   pipeline: PipelineDeps;
   introspection: boolean;
   serverTiming: boolean;
@@ -141,7 +144,7 @@ export async function registerGraphQLRoute(
       try {
         request.consumer = await authenticateConsumer(
           options.verifier,
-          options.flConfig,
+          options.consumerRegistry,
           request.headers.authorization,
           headerValue(request.headers['ndx-purpose']),
         );

@@ -65,6 +65,18 @@ beforeAll(async () => {
   await registerGraphQLRoute(app, {
     schema,
     flConfig,
+    // The registry as the PDP would answer for the passport app (its default purpose).
+    consumerRegistry: {
+      lookup: async (consumerId) => ({
+        consumerId,
+        displayName: 'DIE passport application',
+        member: 'die',
+        purposes: ['passport-application'],
+        defaultPurpose: 'passport-application',
+        policyVersion: 1,
+      }),
+      clear: () => undefined,
+    },
     documentCache: documents,
     verifier: createTokenVerifier({
       issuer: ISSUER,

@@ -42,6 +42,18 @@ const versionParam = z.object({ version: z.coerce.number().int().positive() });
 const versionQuery = z.object({ version: z.coerce.number().int().positive().optional() });
 const fieldParams = knownFieldRefSchema;
 const consumerParams = z.object({ consumerId: identifierSchema });
+
+/** A grant as stored, from the admin API's input. */
+function grantOf(consumerId: string, purpose: string, input: z.infer<typeof grantInput>): Grant {
+  return {
+    consumerId,
+    purpose,
+    fields: input.fields,
+    legalBasis: input.legalBasis,
+    expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null,
+    window: input.window,
+  };
+}
 const grantParams = z.object({ consumerId: identifierSchema, purpose: identifierSchema });
 
 /** The operator API under /admin/v1: field metadata, consumers, grants, policies, versions, dry runs. */
@@ -190,14 +202,59 @@ export function adminRoutes(
 
       admin.put('/consumers/:consumerId', async (request, reply) => {
         const { consumerId } = parseInput(consumerParams, request.params);
-        const body = parseInput(changeEnvelope.extend(consumerInput.shape), request.body);
-        const result = await change(request, body, `consumer ${consumerId} set`, (content) => ({
+        const body = parseInput(
+          changeEnvelope
+            .extend(consumerInput.shape)
+            .extend({
+              /** When given, the consumer's grants are replaced by these, in the same version. */
+              grants: z
+                .array(grantInput.extend({ purpose: identifierSchema }))
+                .max(100)
+                .optional(),
+            })
+            .refine((c) => c.defaultPurpose === null || c.purposes.includes(c.defaultPurpose), {
+              message: 'defaultPurpose must be one of purposes',
+              path: ['defaultPurpose'],
+            })
+            .refine((c) => (c.grants ?? []).every((g) => c.purposes.includes(g.purpose)), {
+              message: 'every grant must be for one of the consumer’s purposes',
+              path: ['grants'],
+            }),
+          request.body,
+        );
+        const grants = body.grants?.map((g) => grantOf(consumerId, g.purpose, g));
+        const summary = `consumer ${consumerId} set${grants ? ` with ${grants.length} grant(s)` : ''}`;
+        const result = await change(request, body, summary, (content) => ({
           ...content,
           consumers: [
             ...content.consumers.filter((c) => c.consumerId !== consumerId),
-            { consumerId, displayName: body.displayName, member: body.member, purposes: body.purposes },
+            {
+              consumerId,
+              displayName: body.displayName,
+              member: body.member,
+              purposes: body.purposes,
+              defaultPurpose: body.defaultPurpose,
+            },
           ],
+          grants: grants
+            ? [...content.grants.filter((g) => g.consumerId !== consumerId), ...grants]
+            : content.grants,
         }));
+        return reply.status(201).send(result);
+      });
+
+      admin.delete('/consumers/:consumerId', async (request, reply) => {
+        const { consumerId } = parseInput(consumerParams, request.params);
+        const body = parseInput(changeEnvelope, request.body);
+        const result = await change(request, body, `consumer ${consumerId} removed`, (content) => {
+          if (!content.consumers.some((c) => c.consumerId === consumerId))
+            throw new NotFoundError(`no consumer ${consumerId}`);
+          return {
+            ...content,
+            consumers: content.consumers.filter((c) => c.consumerId !== consumerId),
+            grants: content.grants.filter((g) => g.consumerId !== consumerId),
+          };
+        });
         return reply.status(201).send(result);
       });
 
@@ -210,14 +267,7 @@ export function adminRoutes(
       admin.put('/grants/:consumerId/:purpose', async (request, reply) => {
         const { consumerId, purpose } = parseInput(grantParams, request.params);
         const body = parseInput(changeEnvelope.extend(grantInput.shape), request.body);
-        const grant: Grant = {
-          consumerId,
-          purpose,
-          fields: body.fields,
-          legalBasis: body.legalBasis,
-          expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
-          window: body.window,
-        };
+        const grant = grantOf(consumerId, purpose, body);
         const result = await change(request, body, `grant ${consumerId}/${purpose} set`, (content) => ({
           ...content,
           grants: [

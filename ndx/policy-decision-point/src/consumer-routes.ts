@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { consumerRegistryPaths, unknownConsumerCode, type RegisteredConsumer } from '@ndx/contract';
 import { NdxError, parseInput } from '@ndx/service-kit';
 import type { CallerAuth } from './caller-auth.ts';
+import { defaultPurposeOf } from './policy-model.ts';
 import type { PolicyRuntime } from './policy-runtime.ts';
 
 /** The client is not a consumer of the active policy version. */
@@ -35,11 +36,13 @@ export function consumerRoutes(
       const compiled = deps.runtime.active();
       const consumer = compiled.consumers.get(consumerId);
       if (!consumer) throw new UnknownConsumerError(consumerId, compiled.version);
+      const defaultPurpose = defaultPurposeOf(consumer);
       return {
         consumerId: consumer.consumerId,
         displayName: consumer.displayName,
         member: consumer.member,
         purposes: consumer.purposes,
+        ...(defaultPurpose ? { defaultPurpose } : {}),
         policyVersion: compiled.version,
       };
     },

@@ -18,6 +18,14 @@ export interface Consumer {
   displayName: string;
   member: string;
   purposes: string[];
+  /** The purpose of a query that names none; one of `purposes`. */
+  defaultPurpose?: string | null;
+}
+
+/** The purpose a consumer's query has when it names none: its default, else its only purpose. */
+export function defaultPurposeOf(consumer: Consumer): string | undefined {
+  if (consumer.defaultPurpose) return consumer.defaultPurpose;
+  return consumer.purposes.length === 1 ? consumer.purposes[0] : undefined;
 }
 
 /** Minutes after midnight, Farajaland time; end exclusive; start > end runs over midnight. */
@@ -89,6 +97,8 @@ export const consumerInput = z.object({
   displayName: name(200),
   member: identifier,
   purposes: z.array(identifier).max(100),
+  /** One of purposes (checked where the entry is taken in). */
+  defaultPurpose: identifier.nullable().default(null),
 });
 
 export const grantInput = z.object({

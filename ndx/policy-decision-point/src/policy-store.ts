@@ -64,6 +64,7 @@ export async function loadBundle(db: Queryable, version: number): Promise<Policy
     display_name: string;
     member: string;
     purposes: string[];
+    default_purpose: string | null;
   }>('SELECT * FROM consumers WHERE version = $1 ORDER BY consumer_id', [version]);
   const grants = await db.query<{
     consumer_id: string;
@@ -92,6 +93,7 @@ export async function loadBundle(db: Queryable, version: number): Promise<Policy
       displayName: r.display_name,
       member: r.member,
       purposes: r.purposes,
+      defaultPurpose: r.default_purpose,
     })),
     grants: grants.rows.map((r) => ({
       consumerId: r.consumer_id,
@@ -222,9 +224,11 @@ async function insertContent(
     ],
   );
   await client.query(
-    `INSERT INTO consumers
-       SELECT $1, x.consumer_id, x.display_name, x.member, ARRAY(SELECT jsonb_array_elements_text(x.purposes))
-         FROM jsonb_to_recordset($2::jsonb) AS x(consumer_id text, display_name text, member text, purposes jsonb)`,
+    `INSERT INTO consumers (version, consumer_id, display_name, member, purposes, default_purpose)
+       SELECT $1, x.consumer_id, x.display_name, x.member, ARRAY(SELECT jsonb_array_elements_text(x.purposes)),
+              x.default_purpose
+         FROM jsonb_to_recordset($2::jsonb)
+           AS x(consumer_id text, display_name text, member text, purposes jsonb, default_purpose text)`,
     [
       version,
       JSON.stringify(
@@ -233,6 +237,7 @@ async function insertContent(
           display_name: c.displayName,
           member: c.member,
           purposes: c.purposes,
+          default_purpose: c.defaultPurpose ?? null,
         })),
       ),
     ],

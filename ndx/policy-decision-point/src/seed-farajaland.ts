@@ -114,12 +114,14 @@ export const seedConsumers: Consumer[] = [
     displayName: 'DIE passport application',
     member: 'die',
     purposes: ['passport-application'],
+    defaultPurpose: 'passport-application',
   },
   {
     consumerId: 'traffic-police-app',
     displayName: 'DMT traffic police',
     member: 'dmt',
     purposes: ['traffic-enforcement'],
+    defaultPurpose: 'traffic-enforcement',
   },
 ];
 

@@ -22,6 +22,7 @@ describe('GET /v1/consumers/{id}: the consumer registry the OE checks tokens aga
       displayName: 'DIE passport application',
       member: 'die',
       purposes: ['passport-application'],
+      defaultPurpose: 'passport-application',
       policyVersion: 1,
     });
     expect(registeredConsumerSchema.parse(body)).toEqual(body);
@@ -63,6 +64,8 @@ describe('GET /v1/consumers/{id}: the consumer registry the OE checks tokens aga
       displayName: 'Tax office',
       member: 'zra',
       purposes: ['tax-assessment'],
+      // No default was set: its only purpose is the default of its queries.
+      defaultPurpose: 'tax-assessment',
       policyVersion: 3,
     });
   });
