@@ -132,7 +132,7 @@ describe('ndx audit (operator CLI)', () => {
     );
     expect(auditDatabaseUrl({ DATABASE_URL: db.url, NDX_SECRETS_FILE: file })).toBe(db.url);
     await writeFile(file, JSON.stringify({ 'postgres.rgd': 'x' }));
-    expect(() => auditDatabaseUrl({ NDX_SECRETS_FILE: file })).toThrow(/no postgres\.ndx_audit password/);
+    expect(() => auditDatabaseUrl({ NDX_SECRETS_FILE: file })).toThrow(/has no postgres\.ndx_audit/);
   });
 
   it('verify exits 1 and names the first broken record after a record was edited', async () => {

@@ -20,7 +20,13 @@ export interface TestStack {
  * port offset with its own data folder, secrets and a small seed, for end-to-end tests.
  */
 export async function startTestStack(
-  options: { only?: ServiceName[]; seedCitizens?: number } = {},
+  options: {
+    only?: ServiceName[];
+    seedCitizens?: number;
+    /** An existing data folder and secrets file to start from (a restored backup); kept when the stack stops. */
+    dataDir?: string;
+    secretsFile?: string;
+  } = {},
 ): Promise<TestStack> {
   const folder = await mkdtemp(join(tmpdir(), 'ndx-stack-'));
   await chmod(folder, 0o755);
@@ -32,8 +38,8 @@ export async function startTestStack(
     try {
       stack = await startStack({
         repoRoot,
-        dataDir: join(folder, `data-${attempt}`),
-        secretsFile: join(folder, 'secrets.json'),
+        dataDir: options.dataDir ?? join(folder, `data-${attempt}`),
+        secretsFile: options.secretsFile ?? join(folder, 'secrets.json'),
         portOffset: offset,
         only: options.only,
         logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
