@@ -47,7 +47,7 @@ const authSchema = z.discriminatedUnion('type', [
 
 /** The limits fl-config.json may leave out (each key of `limits` not listed here is required). */
 export const DEFAULT_LIMITS = {
-  maxFields: 200,
+  maxFields: 300,
   maxDirectives: 20,
   maxDirectivesPerField: 3,
   maxArgumentLength: 1024,
