@@ -45,6 +45,31 @@ const authSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** The limits fl-config.json may leave out (each key of `limits` not listed here is required). */
+export const DEFAULT_LIMITS = {
+  maxFields: 300,
+  maxDirectives: 20,
+  maxDirectivesPerField: 3,
+  maxArgumentLength: 1024,
+};
+
+const rateLimitSchema = z.strictObject({
+  /** Sustained requests per second (the bucket's refill rate); fractions allowed (0.5 = one every 2 s). */
+  requestsPerSecond: z.number().min(0.001).max(1_000_000),
+  /** Requests at once (the bucket's size). */
+  burst: z.number().int().min(1).max(1_000_000),
+});
+
+/**
+ * Far above what one OE instance answers for all consumers together (best 162 requests/s in `npm run bench` on the
+ * 2-core machine; docs/performance.md), so that only a runaway client is cut, never the test suite or the benchmark.
+ */
+export const DEFAULT_RATE_LIMITS = {
+  default: { requestsPerSecond: 1_000, burst: 2_000 },
+  consumers: {},
+  maxTrackedConsumers: 10_000,
+};
+
 const providerSchema = z.strictObject({
   providerKey: name,
   displayName: z.string().min(1).optional(),
@@ -87,7 +112,29 @@ const flConfigSchema = z
       maxTokens: z.number().int().min(10).max(100_000),
       maxBodyBytes: z.number().int().min(256).max(10_000_000),
       maxCost: z.number().int().min(1).max(1_000_000),
+      /** Field selections in one operation, fragments expanded and duplicates counted (field duplication). */
+      maxFields: z.number().int().min(1).max(100_000).default(DEFAULT_LIMITS.maxFields),
+      /** Directives in one operation, fragments expanded (directive overloading). */
+      maxDirectives: z.number().int().min(0).max(1000).default(DEFAULT_LIMITS.maxDirectives),
+      /** Directives on one field, fragment spread or inline fragment. */
+      maxDirectivesPerField: z.number().int().min(0).max(100).default(DEFAULT_LIMITS.maxDirectivesPerField),
+      /** Characters of one string argument, in the query or in a variable. */
+      maxArgumentLength: z.number().int().min(16).max(1_000_000).default(DEFAULT_LIMITS.maxArgumentLength),
     }),
+    /**
+     * Requests per consumer (its client_id) and OE instance, a token bucket: `burst` requests at once, refilled at
+     * `requestsPerSecond`. Optional: without it, DEFAULT_RATE_LIMITS.
+     */
+    rateLimits: z
+      .strictObject({
+        default: rateLimitSchema,
+        consumers: z
+          .record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a client id'), rateLimitSchema)
+          .default({}),
+        /** Buckets kept at most (least recently used dropped first: a dropped consumer starts again full). */
+        maxTrackedConsumers: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .default(DEFAULT_RATE_LIMITS),
   })
   .superRefine((config, ctx) => {
     const keys = new Set<string>();
@@ -164,6 +211,7 @@ export interface FlConfig {
   dataSubjects: DataSubjectRule[];
   services: RawFlConfig['services'];
   limits: RawFlConfig['limits'];
+  rateLimits: RawFlConfig['rateLimits'];
 }
 
 export interface FlConfigOptions {
@@ -245,6 +293,7 @@ export function parseFlConfig(input: unknown, options: FlConfigOptions = {}): Fl
     dataSubjects: raw.dataSubjects,
     services,
     limits: raw.limits,
+    rateLimits: raw.rateLimits,
   };
 }
 

@@ -18,6 +18,9 @@ import type { ConsumerRegistry } from './consumer-registry.ts';
 import type { FlConfig } from './fl-config.ts';
 import { PlanCache } from './plan-cache.ts';
 import { runQuery, type PipelineDeps } from './query-pipeline.ts';
+import { APPLICATION_JSON, legacyWatershedStatus, mediaTypeOf, negotiateMediaType } from './graphql-http.ts';
+import { operationLimitRules, variablesProblem } from './operation-limits.ts';
+import { createRateLimiter, RateLimitedError, type RateLimiter } from './rate-limit.ts';
 import { exceedsTokenLimit } from './token-limit.ts';
 
 export interface OeContext {
@@ -70,6 +73,8 @@ export interface GraphQLRouteOptions {
   pipeline: PipelineDeps;
   introspection: boolean;
   serverTiming: boolean;
+  /** Requests per consumer; default: a limiter on flConfig.rateLimits (tests inject one with their clock). */
+  rateLimiter?: RateLimiter;
 }
 
 declare module 'fastify' {
@@ -80,8 +85,9 @@ declare module 'fastify' {
 }
 
 /**
- * POST /graphql: the consumer's token is verified before anything is parsed; Apollo parses and
- * validates against the unified schema with GraphQL Armor's limits; then the pipeline plans, gates,
+ * POST /graphql (JSON only; other methods 405): the consumer's token is verified and its rate limit taken before
+ * anything is parsed (requestSteps); Apollo parses and validates against the unified schema with GraphQL Armor's
+ * limits and the OE's own (operation-limits.ts); then the pipeline plans, gates,
  * fetches, merges and audits (Apollo's `responseForOperation` hook), so resolvers never run.
  */
 export async function registerGraphQLRoute(
@@ -91,11 +97,12 @@ export async function registerGraphQLRoute(
   const limits = options.flConfig.limits;
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: false },
-    maxAliases: { n: limits.maxAliases },
+    // Aliases of __typename count too (Armor leaves them out by default): 100 of them is graphql-cop's probe.
+    maxAliases: { n: limits.maxAliases, allowList: [] },
     // Counted before Apollo instead (token-limit.ts): Armor's plugin turns syntax errors into 500s.
     maxTokens: { enabled: false },
     costLimit: { maxCost: limits.maxCost },
-    maxDirectives: { n: 20 },
+    maxDirectives: { n: limits.maxDirectives },
     blockFieldSuggestion: { enabled: !options.introspection },
   }).protect();
 
@@ -112,7 +119,7 @@ export async function registerGraphQLRoute(
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, ...operationLimitRules(limits)],
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<OeContext>[]),
       ApolloServerPluginLandingPageDisabled() as ApolloServerPlugin<OeContext>,
@@ -136,47 +143,28 @@ export async function registerGraphQLRoute(
       timings: {},
     }),
   });
+  const steps = requestSteps(options);
   app.route({
-    method: ['GET', 'POST'],
+    method: 'POST',
     url: '/graphql',
     bodyLimit: limits.maxBodyBytes,
-    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        request.consumer = await authenticateConsumer(
-          options.verifier,
-          options.consumerRegistry,
-          request.headers.authorization,
-          headerValue(request.headers['ndx-purpose']),
-        );
-      } catch (err) {
-        const error =
-          err instanceof NdxError ? err : new NdxError('UNAUTHENTICATED', 'authentication failed', 401);
-        if (error.httpStatus === 401)
-          reply.header('www-authenticate', 'Bearer realm="ndx", error="invalid_token"');
-        return reply.status(error.httpStatus).send(graphqlErrorBody(error.code, error.message));
-      }
-      const endUserHeader = request.headers[END_USER_HEADER.toLowerCase()];
-      if (endUserHeader !== undefined) {
-        const endUser = parseEndUser(headerValue(endUserHeader));
-        if (endUser === null || Array.isArray(endUserHeader)) {
-          const error = new InvalidEndUserError();
-          return reply.status(error.httpStatus).send(graphqlErrorBody(error.code, error.message));
-        }
-        request.endUser = endUser;
-      }
-      const query = queryText(request);
-      if (query !== undefined && exceedsTokenLimit(query, limits.maxTokens)) {
-        return reply
-          .status(400)
-          .send(
-            graphqlErrorBody(
-              'GRAPHQL_VALIDATION_FAILED',
-              `the query has more than ${limits.maxTokens} tokens`,
-            ),
-          );
+    // Before the body is read: only JSON is a GraphQL request here (a form or text/plain post is a CSRF vector).
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+      if (mediaTypeOf(request.headers['content-type']) !== APPLICATION_JSON) {
+        return refuse(request, reply, new UnsupportedMediaTypeError());
       }
     },
-    errorHandler: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      for (const step of steps) {
+        try {
+          await step(request);
+        } catch (err) {
+          if (err instanceof NdxError) return refuse(request, reply, err);
+          throw err;
+        }
+      }
+    },
+    errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
       const code =
         status === 413
@@ -192,11 +180,115 @@ export async function registerGraphQLRoute(
           : status < 500
             ? error.message
             : 'internal error';
-      return reply.status(status).send(graphqlErrorBody(code, message));
+      return refuse(request, reply, new NdxError(code, message, status));
+    },
+    // GraphQL over HTTP, legacy watershed: a request error in application/json is answered 200 (graphql-http.ts).
+    onSend: async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      if (typeof payload === 'string') {
+        const contentType = reply.getHeader('content-type');
+        reply.status(
+          legacyWatershedStatus(
+            reply.statusCode,
+            typeof contentType === 'string' ? contentType : undefined,
+            payload,
+          ),
+        );
+      }
+      return payload;
     },
     handler,
   });
+  // POST only: a GET would put citizens' NICs in URLs (and proxies' logs) and is a CSRF vector.
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: '/graphql',
+    handler: async (request: FastifyRequest, reply: FastifyReply) =>
+      refuse(request, reply, new MethodNotAllowedError(request.method)),
+  });
   return apollo;
+}
+
+/** A check of POST /graphql after its body is read: throws the NdxError it refuses with. */
+type RequestStep = (request: FastifyRequest) => Promise<void> | void;
+
+/**
+ * The checks of POST /graphql before Apollo parses the query, in order (the first that throws answers): who asks
+ * (a consumer's token), whether it is within its rate limit, for whom (NDX-End-User), then the query's size in
+ * tokens and its variables. Nothing here asks the PDP (beyond the consumer registry), the CE or a provider.
+ */
+function requestSteps(options: GraphQLRouteOptions): RequestStep[] {
+  const limits = options.flConfig.limits;
+  const rateLimiter = options.rateLimiter ?? createRateLimiter(options.flConfig.rateLimits);
+  const authenticate: RequestStep = async (request) => {
+    try {
+      request.consumer = await authenticateConsumer(
+        options.verifier,
+        options.consumerRegistry,
+        request.headers.authorization,
+        headerValue(request.headers['ndx-purpose']),
+      );
+    } catch (err) {
+      throw err instanceof NdxError ? err : new NdxError('UNAUTHENTICATED', 'authentication failed', 401);
+    }
+  };
+  const withinRateLimit: RequestStep = (request) => {
+    const consumerId = request.consumer!.consumerId;
+    const decision = rateLimiter.take(consumerId);
+    if (!decision.allowed) {
+      options.pipeline.metrics.rateLimited.inc({ consumer: consumerId });
+      throw new RateLimitedError(consumerId, decision.retryAfterSeconds);
+    }
+  };
+  const endUser: RequestStep = (request) => {
+    const header = request.headers[END_USER_HEADER.toLowerCase()];
+    if (header === undefined) return;
+    const parsed = parseEndUser(headerValue(header));
+    if (parsed === null || Array.isArray(header)) throw new InvalidEndUserError();
+    request.endUser = parsed;
+  };
+  const tokenLimit: RequestStep = (request) => {
+    const query = (request.body as { query?: unknown } | undefined)?.query;
+    if (typeof query === 'string' && exceedsTokenLimit(query, limits.maxTokens)) {
+      throw new NdxError(
+        'GRAPHQL_VALIDATION_FAILED',
+        `the query has more than ${limits.maxTokens} tokens`,
+        400,
+      );
+    }
+  };
+  const variables: RequestStep = (request) => {
+    const problem = variablesProblem(
+      (request.body as { variables?: unknown } | undefined)?.variables,
+      limits.maxArgumentLength,
+    );
+    if (problem) throw problem;
+  };
+  return [authenticate, withinRateLimit, endUser, tokenLimit, variables];
+}
+
+/** Only application/json is a GraphQL request body here. */
+export class UnsupportedMediaTypeError extends NdxError {
+  constructor() {
+    super('UNSUPPORTED_MEDIA_TYPE', 'send the GraphQL request as Content-Type: application/json', 415);
+  }
+}
+
+/** /graphql answers POST only. */
+export class MethodNotAllowedError extends NdxError {
+  constructor(method: string) {
+    super('METHOD_NOT_ALLOWED', `${method} is not allowed on /graphql: send a POST`, 405);
+  }
+}
+
+/** A refusal before Apollo, as a GraphQL error body in the media type the client accepts, with its headers. */
+function refuse(request: FastifyRequest, reply: FastifyReply, error: NdxError): FastifyReply {
+  if (error.httpStatus === 401) reply.header('www-authenticate', 'Bearer realm="ndx", error="invalid_token"');
+  if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
+  if (error instanceof MethodNotAllowedError) reply.header('allow', 'POST');
+  return reply
+    .type(`${negotiateMediaType(headerValue(request.headers.accept))}; charset=utf-8`)
+    .status(error.httpStatus)
+    .send(graphqlErrorBody(error.code, error.message, error.details));
 }
 
 function pipelinePlugin(options: GraphQLRouteOptions): ApolloServerPlugin<OeContext> {
@@ -274,15 +366,8 @@ function maskInternalErrors(formatted: GraphQLFormattedError, error: unknown): G
   return formatted;
 }
 
-function graphqlErrorBody(code: string, message: string) {
-  return { errors: [{ message, extensions: { code } }] };
-}
-
-function queryText(request: FastifyRequest): string | undefined {
-  const fromBody = (request.body as { query?: unknown } | undefined)?.query;
-  if (typeof fromBody === 'string') return fromBody;
-  const fromUrl = (request.query as { query?: unknown } | undefined)?.query;
-  return typeof fromUrl === 'string' ? fromUrl : undefined;
+function graphqlErrorBody(code: string, message: string, details?: Record<string, unknown>) {
+  return { errors: [{ message, extensions: { code, ...details } }] };
 }
 
 /** The caller's traceparent, when it is a valid W3C one (lower case); null otherwise. */

@@ -41,8 +41,15 @@ export function createOeMetrics(registry: Registry) {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const rateLimited = new Counter({
+    name: 'ndx_rate_limited_total',
+    help: 'Requests refused with 429 RATE_LIMITED, by consumer (registered consumers only: labels are bounded)',
+    labelNames: ['consumer'] as const,
+    registers: [registry],
+  });
   return {
     stageDuration,
+    rateLimited,
     providerCalls,
     providerDuration,
     fieldDecisions,
