@@ -4,7 +4,7 @@
  *
  *   npm run bench                 full form (100,000 citizens, sweep 8/32/128/256, scale to 1M consents and 10M audit rows)
  *   npm run bench -- --quick      smoke form (~3 minutes: smaller sweep and sizes)
- *   npm run bench -- --profile    also runs the OE with --cpu-prof and prints its top self-time functions
+ *   npm run bench -- --profile    also runs the OE and the CE with --cpu-prof and prints their top self-time functions
  *
  * Writes bench/results/<timestamp>.json and .md (and latest.json / latest.md). See bench/README.md.
  */
@@ -21,7 +21,7 @@ import { generateCitizens } from '@ndx/synthetic-data';
 import { openAuditScale } from './support/audit-scale.ts';
 import { fillConsentHistory, grantConsents, measureConsentCheck } from './support/consents.ts';
 import { closedLoop, openLoop, type Call, type WindowResult } from './support/loops.ts';
-import { meansBetween } from './support/metrics.ts';
+import { meansBetween, memoryBreakdown } from './support/metrics.ts';
 import { buildPaths, cachedToken, clientCredentials, target, type GraphqlTarget } from './support/paths.ts';
 import { composeSupergraph, startGateway, type RunningGateway } from './support/peer.ts';
 import { measureCpu, sampleRss, trackPid, trackPostgres, trackSelf, type Tracked } from './support/procfs.ts';
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   if (profileDir) await mkdir(profileDir, { recursive: true });
   log(
     `NDX benchmark, ${settings.form} form: stack with ${settings.citizens} citizens, service log level ${LOG_LEVEL}` +
-      (profileDir ? `, OE under --cpu-prof (${profileDir})` : ''),
+      (profileDir ? `, OE and CE under --cpu-prof (${profileDir})` : ''),
   );
   const gateways: RunningGateway[] = [];
   const targets: GraphqlTarget[] = [];
@@ -177,7 +177,10 @@ async function main(): Promise<void> {
     citizens: settings.citizens,
     logLevel: LOG_LEVEL,
     nodeArgs: profileDir
-      ? { 'orchestration-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }
+      ? {
+          'orchestration-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}/orchestration-engine`],
+          'consent-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}/consent-engine`],
+        }
       : undefined,
     print: (line) => log(`stack: ${line}`),
   });
@@ -214,7 +217,10 @@ async function main(): Promise<void> {
     }
   }
   if (stopping) return;
-  if (profileDir) results.profile = await topSelfTime(profileDir);
+  if (profileDir) {
+    results.profile = await topSelfTime(join(profileDir, 'orchestration-engine'));
+    results.ceProfile = await topSelfTime(join(profileDir, 'consent-engine'));
+  }
   await finish();
 }
 
@@ -364,6 +370,7 @@ async function measureAll(
         const after = await oeMetrics();
         addMeans(results.stages, meansBetween(before, after, 'ndx_stage_duration_seconds', 'stage'));
         addMeans(results.providers, meansBetween(before, after, 'ndx_provider_duration_seconds', 'provider'));
+        (results.oeMemory ??= []).push({ connections, ...memoryBreakdown(after) });
       }
       results.sweep.push({ path: name, connections, ...measured });
       notePeaks();
