@@ -5,6 +5,7 @@
  *   npm run bench                 full form (100,000 citizens, sweep 8/32/128/256, scale to 1M consents and 10M audit rows)
  *   npm run bench -- --quick      smoke form (~3 minutes: smaller sweep and sizes)
  *   npm run bench -- --profile    also runs the OE and the CE with --cpu-prof and prints their top self-time functions
+ *   npm run bench -- --quick --connections 8,256   another closed-loop sweep (e.g. the full form's peak in a quick run)
  *
  * Writes bench/results/<timestamp>.json and .md (and latest.json / latest.md). See bench/README.md.
  */
@@ -30,7 +31,12 @@ import { emptyResults, report, type BenchResults, type PathName } from './suppor
 import { repoRoot, startBenchStack, type BenchStack } from './support/stack.ts';
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    /** The closed loop's concurrencies instead of the form's, e.g. `--connections 8,256`. */
+    connections: { type: 'string' },
+  },
 });
 
 const settings = flags.quick
@@ -66,6 +72,13 @@ const settings = flags.quick
       samples: 1_000,
       sampleBudgetMs: 25_000,
     };
+if (flags.connections) {
+  const asked = flags.connections.split(',').map(Number);
+  if (asked.some((n) => !Number.isInteger(n) || n < 1 || n > 1_024)) {
+    throw new Error(`--connections takes a comma-separated list of 1 to 1024, not ${flags.connections}`);
+  }
+  settings.concurrencies = asked;
+}
 /** Bounds of the steps that are not windows: each stops (with what it did) or fails the run (reported). */
 const STEP_BOUND_MS = { grant: 120_000, peer: 180_000, check: 60_000 };
 const LOG_LEVEL = 'warn';
