@@ -129,20 +129,40 @@ export async function openAuditScale(adminUrl: string, citizens: readonly string
       const chunk = 200_000;
       while (count < target && performance.now() < deadline) {
         const last = Math.min(target, count + chunk);
-        await pool.query(FILL_SQL, [citizens.length, count + 1, last, writer.chainId]);
-        // The head moves to the last row (forward only, onto an existing record, as the guards demand); the
-        // writer's head in memory is then stale: its next append loses the compare-and-set once, reloads the
-        // head and is written after it (the measurements leave out their first 50 appends).
-        await pool.query(
-          `UPDATE audit_chains SET last_seq = $1,
-             last_hash = (SELECT hash FROM audit_log WHERE chain_id = $2 AND seq = $1)
-           WHERE chain_id = $2`,
-          [last, writer.chainId],
-        );
+        // One transaction with its own statement timeout: the writer sets a short one on the pool's sessions.
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(`SET LOCAL statement_timeout = '600s'`);
+          await client.query(FILL_SQL, [citizens.length, count + 1, last, writer.chainId]);
+          // The head moves to the last row (forward only, onto an existing record, as the guards demand); the
+          // writer's head in memory is then stale: its next append loses the compare-and-set once, reloads the
+          // head and is written after it (the measurements leave out their first 50 appends).
+          await client.query(
+            `UPDATE audit_chains SET last_seq = $1,
+               last_hash = (SELECT hash FROM audit_log WHERE chain_id = $2 AND seq = $1)
+             WHERE chain_id = $2`,
+            [last, writer.chainId],
+          );
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
         count = last;
         onProgress(count);
       }
-      await pool.query('ANALYZE audit_log');
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL statement_timeout = '600s'`);
+        await client.query('ANALYZE audit_log');
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
       return count;
     },
     measureAppend: async (samples, deadline = Infinity) => {
