@@ -4,7 +4,8 @@
  *
  *   npm run bench                 full form (100,000 citizens, sweep 8/32/128/256, scale to 1M consents and 10M audit rows)
  *   npm run bench -- --quick      smoke form (~3 minutes: smaller sweep and sizes)
- *   npm run bench -- --profile    also runs the OE with --cpu-prof and prints its top self-time functions
+ *   npm run bench -- --profile    also runs the OE and the CE with --cpu-prof and prints their top self-time functions
+ *   npm run bench -- --quick --connections 8,256   another closed-loop sweep (e.g. the full form's peak in a quick run)
  *
  * Writes bench/results/<timestamp>.json and .md (and latest.json / latest.md). See bench/README.md.
  */
@@ -21,7 +22,7 @@ import { generateCitizens } from '@ndx/synthetic-data';
 import { openAuditScale } from './support/audit-scale.ts';
 import { fillConsentHistory, grantConsents, measureConsentCheck } from './support/consents.ts';
 import { closedLoop, openLoop, type Call, type WindowResult } from './support/loops.ts';
-import { meansBetween } from './support/metrics.ts';
+import { meansBetween, memoryBreakdown } from './support/metrics.ts';
 import { buildPaths, cachedToken, clientCredentials, target, type GraphqlTarget } from './support/paths.ts';
 import { composeSupergraph, startGateway, type RunningGateway } from './support/peer.ts';
 import { measureCpu, sampleRss, trackPid, trackPostgres, trackSelf, type Tracked } from './support/procfs.ts';
@@ -30,7 +31,12 @@ import { emptyResults, report, type BenchResults, type PathName } from './suppor
 import { repoRoot, startBenchStack, type BenchStack } from './support/stack.ts';
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    /** The closed loop's concurrencies instead of the form's, e.g. `--connections 8,256`. */
+    connections: { type: 'string' },
+  },
 });
 
 const settings = flags.quick
@@ -66,6 +72,13 @@ const settings = flags.quick
       samples: 1_000,
       sampleBudgetMs: 25_000,
     };
+if (flags.connections) {
+  const asked = flags.connections.split(',').map(Number);
+  if (asked.some((n) => !Number.isInteger(n) || n < 1 || n > 1_024)) {
+    throw new Error(`--connections takes a comma-separated list of 1 to 1024, not ${flags.connections}`);
+  }
+  settings.concurrencies = asked;
+}
 /** Bounds of the steps that are not windows: each stops (with what it did) or fails the run (reported). */
 const STEP_BOUND_MS = { grant: 120_000, peer: 180_000, check: 60_000 };
 const LOG_LEVEL = 'warn';
@@ -150,7 +163,7 @@ async function main(): Promise<void> {
   if (profileDir) await mkdir(profileDir, { recursive: true });
   log(
     `NDX benchmark, ${settings.form} form: stack with ${settings.citizens} citizens, service log level ${LOG_LEVEL}` +
-      (profileDir ? `, OE under --cpu-prof (${profileDir})` : ''),
+      (profileDir ? `, OE and CE under --cpu-prof (${profileDir})` : ''),
   );
   const gateways: RunningGateway[] = [];
   const targets: GraphqlTarget[] = [];
@@ -177,7 +190,10 @@ async function main(): Promise<void> {
     citizens: settings.citizens,
     logLevel: LOG_LEVEL,
     nodeArgs: profileDir
-      ? { 'orchestration-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }
+      ? {
+          'orchestration-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}/orchestration-engine`],
+          'consent-engine': ['--cpu-prof', `--cpu-prof-dir=${profileDir}/consent-engine`],
+        }
       : undefined,
     print: (line) => log(`stack: ${line}`),
   });
@@ -214,7 +230,10 @@ async function main(): Promise<void> {
     }
   }
   if (stopping) return;
-  if (profileDir) results.profile = await topSelfTime(profileDir);
+  if (profileDir) {
+    results.profile = await topSelfTime(join(profileDir, 'orchestration-engine'));
+    results.ceProfile = await topSelfTime(join(profileDir, 'consent-engine'));
+  }
   await finish();
 }
 
@@ -364,6 +383,7 @@ async function measureAll(
         const after = await oeMetrics();
         addMeans(results.stages, meansBetween(before, after, 'ndx_stage_duration_seconds', 'stage'));
         addMeans(results.providers, meansBetween(before, after, 'ndx_provider_duration_seconds', 'provider'));
+        (results.oeMemory ??= []).push({ connections, ...memoryBreakdown(after) });
       }
       results.sweep.push({ path: name, connections, ...measured });
       notePeaks();

@@ -390,6 +390,7 @@ describe('callers and input NDX refuses', () => {
       Promise.all([
         metricSum(consentEngine, 'http_requests_total', { method: 'POST', route: '/v1/consents' }),
         metricSum(consentEngine, 'http_requests_total', { method: 'POST', route: '/v1/consents/check' }),
+        metricSum(consentEngine, 'http_requests_total', { method: 'POST', route: '/v1/consents/checks' }),
       ]);
     const consentsBefore = await consentsOf(daliso.nic);
     const ceBefore = await ceCalls();

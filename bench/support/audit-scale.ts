@@ -55,14 +55,16 @@ export interface AuditScale {
 }
 
 /**
- * The bulk rows g = $2 … $3, column by column as migrations 1001 and 1002 of @ndx/audit define audit_log
- * (the one place to change when the audit schema changes): the record's content copied from the template
- * row t (the writer's real first record), with its own id, citizen (a hash join on bench_citizens),
- * reference, trace id and time; prev_hash and hash are g - 1 and g in hex, well-formed links of a chain
- * that verify would reject, which the measured operations never read.
+ * The bulk rows g = $2 … $3 of the writer's chain $4, column by column as migrations 1001 to 1003 of
+ * @ndx/audit define audit_log (the one place to change when the audit schema changes): the record's content
+ * copied from the template row t (the writer's real first record, seq 1), with its own place in the chain
+ * (seq g; the id from the log's sequence), citizen (a hash join on bench_citizens), reference, trace id and
+ * time; prev_hash and hash are g - 1 and g in hex, well-formed links of a chain that verify would reject,
+ * which the measured operations never read.
  */
 const AUDIT_COLUMNS: [column: string, value: string][] = [
-  ['id', 'g'],
+  ['chain_id', 't.chain_id'],
+  ['seq', 'g'],
   ['format_version', 't.format_version'],
   ['occurred_at', `now() - ($3::bigint - g) * interval '3 seconds'`],
   ['trace_id', `'bench' || g`],
@@ -90,7 +92,7 @@ const FILL_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS.map(([column]) => colum
   SELECT ${AUDIT_COLUMNS.map(([, value]) => value).join(', ')}
     FROM audit_log t, generate_series($2::bigint, $3::bigint) AS g
     JOIN bench_citizens c ON c.position = 1 + (g * 2654435761) % $1::bigint
-   WHERE t.id = 1`;
+   WHERE t.chain_id = $4 AND t.seq = 1`;
 
 /**
  * A scratch audit database on the stack's PostgreSQL, migrated by @ndx/audit itself, with one real
@@ -111,9 +113,13 @@ export async function openAuditScale(adminUrl: string, citizens: readonly string
   await citizenTable(pool, 'bench_citizens', citizens);
   await writer.append(passportRecord(randomOf(citizens)));
 
+  // The writer's chain is the only one in this database: its length is the log's.
   const rows = async () => {
-    const { rows: head } = await pool.query<{ last_id: string }>('SELECT last_id FROM audit_chain_head');
-    return Number(head[0]!.last_id);
+    const { rows: head } = await pool.query<{ last_seq: string }>(
+      'SELECT last_seq FROM audit_chains WHERE chain_id = $1',
+      [writer.chainId],
+    );
+    return Number(head[0]!.last_seq);
   };
   return {
     rows,
@@ -123,15 +129,40 @@ export async function openAuditScale(adminUrl: string, citizens: readonly string
       const chunk = 200_000;
       while (count < target && performance.now() < deadline) {
         const last = Math.min(target, count + chunk);
-        await pool.query(FILL_SQL, [citizens.length, count + 1, last]);
-        await pool.query(
-          `UPDATE audit_chain_head SET last_id = $1, last_hash = (SELECT hash FROM audit_log WHERE id = $1)`,
-          [last],
-        );
+        // One transaction with its own statement timeout: the writer sets a short one on the pool's sessions.
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(`SET LOCAL statement_timeout = '600s'`);
+          await client.query(FILL_SQL, [citizens.length, count + 1, last, writer.chainId]);
+          // The head moves to the last row (forward only, onto an existing record, as the guards demand); the
+          // writer's head in memory is then stale: its next append loses the compare-and-set once, reloads the
+          // head and is written after it (the measurements leave out their first 50 appends).
+          await client.query(
+            `UPDATE audit_chains SET last_seq = $1,
+               last_hash = (SELECT hash FROM audit_log WHERE chain_id = $2 AND seq = $1)
+             WHERE chain_id = $2`,
+            [last, writer.chainId],
+          );
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
         count = last;
         onProgress(count);
       }
-      await pool.query('ANALYZE audit_log');
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL statement_timeout = '600s'`);
+        await client.query('ANALYZE audit_log');
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
       return count;
     },
     measureAppend: async (samples, deadline = Infinity) => {

@@ -52,3 +52,35 @@ export function meansBetween(
   }
   return out;
 }
+
+/** The OE's memory as its own /metrics reports it (prom-client's process metrics), in MB. */
+export interface MemoryBreakdown {
+  rssMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  /** V8 heap spaces: size reserved (total) per space. */
+  spacesMb: Record<string, number>;
+}
+
+/** Reads the memory gauges of a service's /metrics text (NaN where one is missing). */
+export function memoryBreakdown(metrics: string): MemoryBreakdown {
+  const mb = (bytes: number) => bytes / 1_048_576;
+  const plain = (name: string) => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics);
+    return match ? mb(Number(match[1])) : NaN;
+  };
+  const spacesMb: Record<string, number> = {};
+  for (const match of metrics.matchAll(
+    /^nodejs_heap_space_size_total_bytes\{[^}]*space="([^"]+)"[^}]*\} (\S+)$/gm,
+  )) {
+    spacesMb[match[1]!] = mb(Number(match[2]));
+  }
+  return {
+    rssMb: plain('process_resident_memory_bytes'),
+    heapTotalMb: plain('nodejs_heap_size_total_bytes'),
+    heapUsedMb: plain('nodejs_heap_size_used_bytes'),
+    externalMb: plain('nodejs_external_memory_bytes'),
+    spacesMb,
+  };
+}

@@ -2,6 +2,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LatencySummary } from './consents.ts';
 import type { WindowResult } from './loops.ts';
+import type { MemoryBreakdown } from './metrics.ts';
 import type { SelfTime } from './profile.ts';
 import { repoRoot } from './stack.ts';
 
@@ -41,6 +42,10 @@ export interface BenchResults {
     }[];
   };
   profile: { file: string; top: SelfTime[] } | undefined;
+  /** The OE's memory by its own /metrics, read just after each of its closed-loop windows. */
+  oeMemory?: ({ connections: number } & MemoryBreakdown)[];
+  /** The CE's profile, when the OE's is taken (--profile). */
+  ceProfile?: { file: string; top: SelfTime[] };
 }
 
 /** A run's results before anything is measured (filled in as the run goes). */
@@ -343,12 +348,35 @@ export function renderMarkdown(r: BenchResults, wallSeconds: number): string {
     ),
   );
 
-  if (r.profile) {
-    out.push(`\n### OE CPU profile: top 15 functions by self time (whole OE run; ${r.profile.file})\n`);
+  if (r.oeMemory?.length) {
+    const spaces = [...new Set(r.oeMemory.flatMap((m) => Object.keys(m.spacesMb)))];
+    out.push(
+      '\n### OE memory after each of its closed-loop windows (MB, from its /metrics: RSS, V8 heap, external)\n',
+    );
+    out.push(
+      table(
+        ['connections', 'RSS', 'heap total', 'heap used', 'external', ...spaces.map((s) => `${s} space`)],
+        r.oeMemory.map((m) => [
+          String(m.connections),
+          n0(m.rssMb),
+          n0(m.heapTotalMb),
+          n0(m.heapUsedMb),
+          n0(m.externalMb),
+          ...spaces.map((s) => (m.spacesMb[s] ?? NaN).toFixed(1)),
+        ]),
+      ),
+    );
+  }
+  for (const [name, profile] of [
+    ['OE', r.profile],
+    ['CE', r.ceProfile],
+  ] as const) {
+    if (!profile) continue;
+    out.push(`\n### ${name} CPU profile: top 15 functions by self time (whole run; ${profile.file})\n`);
     out.push(
       table(
         ['function', 'where', 'self ms', 'share'],
-        r.profile.top.map((f) => [
+        profile.top.map((f) => [
           `\`${f.function}\``,
           f.where ? `\`${f.where}\`` : '',
           n0(f.selfMs),

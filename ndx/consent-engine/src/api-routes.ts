@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  consentApiPaths,
+  consentCheckBatchRequestSchema,
   consentCheckRequestSchema,
   consentDecisionRequestSchema,
   consentIdParamsSchema,
   consentRequestSchema,
   fieldKey,
   type CitizenConsentsResponse,
+  type ConsentCheckBatchResponse,
   type ConsentCreateResponse,
   type ConsentWithEvents,
   type ServedConsent,
@@ -55,6 +58,28 @@ export function apiRoutes(options: ApiRoutesOptions) {
       const query = parseInput(consentCheckRequestSchema, request.body);
       return store.check(query);
     });
+
+    // The checks of concurrent queries in one call (the OE groups them): one token verification and one
+    // round trip for all of them, each check answered exactly as the route above would answer it, from a
+    // read that starts after the call arrived. A malformed check is refused alone.
+    app.post(
+      consentApiPaths.checks,
+      { logLevel: 'warn' },
+      async (request): Promise<ConsentCheckBatchResponse> => {
+        await auth.service(request);
+        const { checks } = parseInput(consentCheckBatchRequestSchema, request.body);
+        const parsed = checks.map((check) => consentCheckRequestSchema.safeParse(check));
+        const valid = parsed.flatMap((p) => (p.success ? [p.data] : []));
+        const answers = await store.checkMany(valid);
+        let next = 0;
+        const results = parsed.map((p) => {
+          if (p.success) return { ok: answers[next++]! };
+          const issues = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+          return { error: { code: 'BAD_REQUEST', message: `invalid check: ${issues}` } };
+        });
+        return { results };
+      },
+    );
 
     app.post('/v1/consents', async (request, reply) => {
       const caller = await auth.service(request);

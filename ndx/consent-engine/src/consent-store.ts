@@ -31,6 +31,7 @@ import {
   insertEvent,
   insertOpenRequest,
   selectActiveGrants,
+  selectActiveGrantsOfMany,
   selectConsent,
   selectConsentsOfCitizen,
   selectEvents,
@@ -110,6 +111,15 @@ export class ConsentStore {
   async check(request: ConsentSubject & { fields: FieldRef[] }): Promise<ConsentCheckResponse> {
     const active = await selectActiveGrants(this.#pool, request, this.#clock.now());
     return coverageOf(active, request.fields);
+  }
+
+  /** `check` of each request, in one statement (one snapshot, taken after this call started). */
+  async checkMany(
+    requests: readonly (ConsentSubject & { fields: FieldRef[] })[],
+  ): Promise<ConsentCheckResponse[]> {
+    if (requests.length === 0) return [];
+    const active = await selectActiveGrantsOfMany(this.#pool, requests, this.#clock.now());
+    return requests.map((request, i) => coverageOf(active[i]!, request.fields));
   }
 
   /**

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { migrationsDir } from '../src/app.ts';
-import { ACTIVE_GRANTS_SQL } from '../src/consent-rows.ts';
+import { ACTIVE_GRANTS_MANY_SQL, ACTIVE_GRANTS_SQL } from '../src/consent-rows.ts';
 import { ConsentStore } from '../src/consent-store.ts';
 import { defaultConsumers, defaultPurposes } from '../src/config.ts';
 
@@ -129,5 +129,62 @@ describe('the coverage check reads one citizen’s active consents through its i
       expect(answer.coveredBy).toEqual([]);
       expect(answer.missingFields).toHaveLength(2);
     }
+  });
+});
+
+describe('the coverage check of several subjects in one statement reads each through the same index', () => {
+  const subjects = [1230, 10, 12, 45_000].map(nicOf);
+  const values = [
+    subjects,
+    subjects.map(() => 'passport-app'),
+    subjects.map(() => 'passport-application'),
+    NOW,
+  ];
+  const tableReads = (nodes: PlanNode[]) =>
+    nodes.filter((n) => /Scan/.test(n['Node Type']) && n['Node Type'] !== 'Function Scan');
+
+  it(`with ${CONSENTS.toLocaleString('en')} consents, every read of the table is a scan of ${INDEX} (no sequential or bitmap scan), reading a handful of pages per subject`, async () => {
+    const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${ACTIVE_GRANTS_MANY_SQL}`,
+      values,
+    );
+    const root = rows[0]!['QUERY PLAN'][0].Plan;
+    const reads = tableReads(nodesOf(root));
+    expect(reads.map((n) => [n['Node Type'], n['Index Name']])).toEqual([['Index Scan', INDEX]]);
+    const pages = (root['Shared Hit Blocks'] ?? 0) + (root['Shared Read Blocks'] ?? 0);
+    expect(pages).toBeGreaterThan(0);
+    expect(pages).toBeLessThan(20 * subjects.length);
+  });
+
+  it('the generic plan a prepared statement switches to reads the table through the same index only', async () => {
+    const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${ACTIVE_GRANTS_MANY_SQL}`,
+    );
+    const reads = tableReads(nodesOf(rows[0]!['QUERY PLAN'][0].Plan));
+    expect(reads.map((n) => [n['Node Type'], n['Index Name']])).toEqual([['Index Scan', INDEX]]);
+  });
+
+  it('answers each subject as the check of that subject alone does, in order', async () => {
+    const store = new ConsentStore({
+      pool,
+      clock: { now: () => NOW },
+      consumers: defaultConsumers,
+      purposes: defaultPurposes,
+      durations: [],
+      pendingTtlSeconds: 3600,
+      noticeVersion: 'v1',
+    });
+    // Citizens with an active consent (10, 1230: 1230 % 5 = 0), ended ones (12, 18, 14, 45,000: see above),
+    // the other consumer's (11), one twice.
+    const requests = [10, 12, 1230, 18, 14, 45_000, 11, 10].map((i) => ({
+      citizenId: nicOf(i),
+      consumerId: i === 11 ? 'traffic-police-app' : 'passport-app',
+      purpose: 'passport-application',
+      fields: GRANTED,
+    }));
+    const many = await store.checkMany(requests);
+    const one = await Promise.all(requests.map((r) => store.check(r)));
+    expect(many).toEqual(one);
+    expect(many.map((a) => a.covered)).toEqual([true, false, true, false, false, false, true, true]);
   });
 });

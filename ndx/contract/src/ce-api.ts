@@ -10,6 +10,8 @@ import { nicSchema } from './nic.ts';
 export const consentApiPaths = {
   /** POST: does an active consent cover these fields? */
   check: '/v1/consents/check',
+  /** POST: several coverage checks in one call (the OE groups the checks of concurrent queries). */
+  checks: '/v1/consents/checks',
   /** POST: create (or reuse) a pending consent request. */
   create: '/v1/consents',
   /** GET: one consent record with its events. */
@@ -88,6 +90,29 @@ export const consentCheckResponseSchema = z.object({
   missingFields: z.array(fieldRefSchema),
 });
 export type ConsentCheckResponse = z.infer<typeof consentCheckResponseSchema>;
+
+/** At most this many checks in one `POST /v1/consents/checks`. */
+export const MAX_CONSENT_CHECKS_PER_CALL = 256;
+
+/**
+ * Body of `POST /v1/consents/checks`: checks, each the body of `POST /v1/consents/check`. Each is parsed on its
+ * own (consentCheckRequestSchema), so that one malformed check is refused alone, not the others with it.
+ */
+export const consentCheckBatchRequestSchema = z.object({
+  checks: z.array(z.unknown()).min(1).max(MAX_CONSENT_CHECKS_PER_CALL),
+});
+export type ConsentCheckBatchRequest = z.infer<typeof consentCheckBatchRequestSchema>;
+
+/** One check's answer in a batch: what `POST /v1/consents/check` answers, or why this check was refused. */
+export const consentCheckResultSchema = z.union([
+  z.object({ ok: consentCheckResponseSchema }),
+  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export type ConsentCheckResult = z.infer<typeof consentCheckResultSchema>;
+
+/** Answer to `POST /v1/consents/checks`: one result per check, in the order of the checks. */
+export const consentCheckBatchResponseSchema = z.object({ results: z.array(consentCheckResultSchema) });
+export type ConsentCheckBatchResponse = z.infer<typeof consentCheckBatchResponseSchema>;
 
 /** A field of a consent record: what was shown, and whether the citizen granted it (null while pending). */
 export const consentFieldSchema = fieldRefSchema.extend({

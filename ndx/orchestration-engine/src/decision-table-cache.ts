@@ -51,18 +51,29 @@ export function createDecisionTables(options: DecisionTableOptions): DecisionTab
   const held = new Map<string, HeldTable>();
   const fetching = new Map<string, Promise<HeldTable>>();
   let heldSize = 0;
+  /** The most recently used table's key: using it again leaves the order as it is. */
+  let newest: string | undefined;
 
   const drop = (key: string) => {
     const entry = held.get(key);
     if (!entry) return;
     held.delete(key);
     heldSize -= entry.size;
+    if (newest === key) newest = undefined;
   };
   const keep = (key: string, entry: HeldTable) => {
     drop(key);
     held.set(key, entry);
     heldSize += entry.size;
+    newest = key;
     while (heldSize > options.maxFieldDecisions && held.size > 1) drop(held.keys().next().value as string);
+  };
+  /** Makes a held table the most recently used (most queries use the table the previous one used). */
+  const touch = (key: string, entry: HeldTable) => {
+    if (newest === key) return;
+    held.delete(key);
+    held.set(key, entry);
+    newest = key;
   };
 
   const fetchTable = async (key: string, request: PolicyDecisionRequest, subject: SubjectPresence) => {
@@ -92,7 +103,7 @@ export function createDecisionTables(options: DecisionTableOptions): DecisionTab
         entry.from <= at.getTime() &&
         at.getTime() < entry.until;
       let entry = held.get(key);
-      if (usable(entry)) keep(key, entry!);
+      if (usable(entry)) touch(key, entry!);
       else {
         drop(key);
         entry = await fetchTable(key, request, subject);
@@ -106,6 +117,7 @@ export function createDecisionTables(options: DecisionTableOptions): DecisionTab
       held.clear();
       fetching.clear();
       heldSize = 0;
+      newest = undefined;
     },
     size: () => held.size,
   };

@@ -5,7 +5,7 @@ import {
   decisionTableSchema,
   policyChangeSchema,
   consentApiPaths,
-  consentCheckResponseSchema,
+  consentCheckBatchResponseSchema,
   consentCreateResponseSchema,
   policyApiPaths,
   policyDecisionResponseSchema,
@@ -15,6 +15,7 @@ import {
   type SubjectPresence,
 } from '@ndx/contract';
 import { httpJson, type AccessTokenSource } from '@ndx/service-kit';
+import { createConsentCheckBatcher } from './consent-check-batcher.ts';
 
 /** What the OE sends the CE to check coverage or open a consent request (the CE's schema, before parsing). */
 type ConsentRequestBody = z.input<typeof consentRequestSchema>;
@@ -84,11 +85,19 @@ export function createPolicyClient(options: GateClientOptions) {
 }
 export type PdpClient = ReturnType<typeof createPolicyClient>;
 
-/** The Consent Engine: coverage checks and pending consent requests. */
-export function createConsentClient(options: GateClientOptions) {
+/**
+ * The Consent Engine: coverage checks and pending consent requests. The checks of concurrent queries go to
+ * the CE together (consent-check-batcher.ts: `POST /v1/consents/checks`), each from a call sent after it
+ * was asked.
+ */
+export function createConsentClient(options: GateClientOptions & { maxChecksInFlight?: number }) {
+  const checks = createConsentCheckBatcher({
+    send: (batch) =>
+      authorizedPost(options, consentApiPaths.checks, { checks: batch }, consentCheckBatchResponseSchema),
+    ...(options.maxChecksInFlight ? { maxInFlight: options.maxChecksInFlight } : {}),
+  });
   return {
-    check: (request: ConsentRequestBody) =>
-      authorizedPost(options, consentApiPaths.check, request, consentCheckResponseSchema),
+    check: (request: ConsentRequestBody) => checks.check(request),
     requestConsent: (request: ConsentRequestBody) =>
       authorizedPost(options, consentApiPaths.create, request, consentCreateResponseSchema),
   };

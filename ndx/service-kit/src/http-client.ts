@@ -1,4 +1,4 @@
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamUnavailableError } from './errors.ts';
 import { outgoingTraceparent } from './trace-context.ts';
 
@@ -44,14 +44,26 @@ export async function httpCall(url: string, options: HttpCallOptions): Promise<H
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
+  // One controller and one timer, cleared when the answer has been read: cheaper per call than
+  // AbortSignal.timeout with AbortSignal.any, whose timer and signals outlive the call until the timeout.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${options.timeoutMs} ms`, 'TimeoutError')),
+    options.timeoutMs,
+  );
+  const outer = options.signal;
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    const response = await request(url, {
+    const { origin, path } = targetOf(url);
+    const response = await (options.dispatcher ?? sharedAgent).request({
+      origin,
+      path,
       method: options.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
       body,
-      dispatcher: options.dispatcher ?? sharedAgent,
-      signal: AbortSignal.any(signals),
+      signal: controller.signal,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
@@ -59,7 +71,28 @@ export async function httpCall(url: string, options: HttpCallOptions): Promise<H
     return { status: response.statusCode, headers: response.headers, text };
   } catch (err) {
     throw toUnavailable(url, err, options.timeoutMs);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** The origin and path of each URL called (a process calls a handful): parsed once, not on every call. */
+const targets = new Map<string, { origin: string; path: string }>();
+const MAX_TARGETS = 1_000;
+
+function targetOf(url: string): { origin: string; path: string } {
+  let target = targets.get(url);
+  if (!target) {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new UpstreamUnavailableError(`${url} is not an http(s) URL`, { reason: 'connection' });
+    }
+    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
 }
 
 /** httpCall that expects a 2xx JSON answer; anything else is an UpstreamError with the status. */

@@ -47,6 +47,10 @@ export function createHttpService(options: HttpServiceOptions): FastifyInstance 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     genReqId: () => currentTrace()?.spanId ?? 'none',
+    // request.log is the service's logger itself, not a child per request: every line already carries the
+    // request's traceId and spanId (the logger's mixin reads the trace context), and a pino child per
+    // request (its bindings serialised and redacted) cost more than the rest of a small request's logging.
+    childLoggerFactory: (logger) => logger,
     serverFactory: (handler) =>
       createServer((req: IncomingMessage, res: ServerResponse) => {
         const trace = continueTrace(headerValue(req.headers.traceparent));

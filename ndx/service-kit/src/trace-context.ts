@@ -14,12 +14,29 @@ const ZERO_SPAN = '0'.repeat(16);
 
 const storage = new AsyncLocalStorage<TraceContext>();
 
+/**
+ * Random hex drawn from a pool filled 4 KB at a time: one call into the CSPRNG per 256 trace ids or 512 span
+ * ids instead of one per id (an id is made for every request served and every call made).
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_BYTES;
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
+}
+
 export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
+  return randomHex(16);
 }
 
 export function newSpanId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** Reads a `traceparent` header; returns undefined for anything malformed (then a new trace starts). */
