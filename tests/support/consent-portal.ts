@@ -18,9 +18,11 @@ export async function decideInPortal(options: {
   password: string;
   decision: 'approve-all' | 'deny' | { approve: string[] };
   state?: string;
+  /** The browser's cookies (FUDI's and the portal's sessions); a fresh jar unless given. */
+  jar?: CookieJar;
 }): Promise<PortalDecision> {
   const state = options.state ?? `s-${Math.random().toString(36).slice(2)}`;
-  const jar = new CookieJar();
+  const jar = options.jar ?? new CookieJar();
   const stopAt = (url: string) => url.startsWith(options.redirectUri);
   const entry = `${options.consentPortalUrl}?redirect_uri=${encodeURIComponent(options.redirectUri)}&state=${state}`;
   const login = await browse(jar, entry, { stopAt });

@@ -10,6 +10,8 @@ export interface TestStack {
   url: (name: ServiceName) => string;
   secret: (name: string) => string;
   databaseUrl: (database: string) => string;
+  /** The folder each service writes its whole log to, as `<service>.log` (removed by stop). */
+  logDir: string;
   /** A client-credentials access token from the stack's FUDI. */
   clientToken: (clientId: string, resource: string, scope?: string) => Promise<string>;
   stop: () => Promise<void>;
@@ -26,23 +28,27 @@ export async function startTestStack(
     /** An existing data folder and secrets file to start from (a restored backup); kept when the stack stops. */
     dataDir?: string;
     secretsFile?: string;
+    /** The services' log level (default TEST_LOG_LEVEL, else warn). */
+    logLevel?: string;
   } = {},
 ): Promise<TestStack> {
   const folder = await mkdtemp(join(tmpdir(), 'ndx-stack-'));
   await chmod(folder, 0o755);
   process.env.SEED_CITIZENS = String(options.seedCitizens ?? 2_000);
   let stack: RunningStack | undefined;
+  let dataDir = '';
   let lastError: unknown;
   for (let attempt = 0; attempt < 4 && !stack; attempt++) {
     const offset = 11_000 + 100 * Math.floor(Math.random() * 80);
+    dataDir = options.dataDir ?? join(folder, `data-${attempt}`);
     try {
       stack = await startStack({
         repoRoot,
-        dataDir: options.dataDir ?? join(folder, `data-${attempt}`),
+        dataDir,
         secretsFile: options.secretsFile ?? join(folder, 'secrets.json'),
         portOffset: offset,
         only: options.only,
-        logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
+        logLevel: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'warn',
         print: () => undefined,
         printServiceLog: process.env.TEST_LOG_LEVEL ? (line) => console.error(line) : () => undefined,
       });
@@ -59,6 +65,7 @@ export async function startTestStack(
     url: (name) => context.url(name),
     secret: (name) => context.secret(name),
     databaseUrl: (database) => context.databaseUrl(database),
+    logDir: join(dataDir, 'logs'),
     clientToken: async (clientId, resource, scope) => {
       const form = new URLSearchParams({
         grant_type: 'client_credentials',

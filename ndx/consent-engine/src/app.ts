@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
+  ACCESS_TOKEN_TYP,
   createTokenVerifier,
   defineService,
   withServiceDatabase,
@@ -46,7 +47,11 @@ export async function buildApp(
     const sessions = new SessionStore(pool, clock, config.CONSENT_SESSION_TTL_SECONDS);
     const verifier =
       options.tokenVerifier ??
-      createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.CONSENT_AUDIENCE });
+      createTokenVerifier({
+        issuer: config.FUDI_ISSUER,
+        audience: config.CONSENT_AUDIENCE,
+        typ: ACCESS_TOKEN_TYP,
+      });
     const auth = createApiAuthenticator(
       verifier,
       config.CONSENT_SERVICE_CLIENTS,

@@ -73,6 +73,14 @@ export interface NamedConsentRequest extends ConsentSubject {
 }
 
 const DAY_SECONDS = 86_400;
+
+/** Thrown inside a request's transaction to roll it back: an active consent covers the request already. */
+class CoveredMeanwhile {
+  readonly consentId: string;
+  constructor(consentId: string) {
+    this.consentId = consentId;
+  }
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -177,13 +185,23 @@ export class ConsentStore {
           expiresAt: new Date(now.getTime() + this.#options.pendingTtlSeconds * 1000),
         });
         if (inserted) {
+          // The coverage check above ran before this transaction: an approval of the open request committed
+          // since then (the insert waited for it on the unique index) covers the fields already. Seen here, in
+          // a later statement, it is answered instead, and the new request rolled back.
+          const recheck = coverageOf(await selectActiveGrants(client, request, now), fields);
+          if (recheck.covered && recheck.consentId) throw new CoveredMeanwhile(recheck.consentId);
           const opened = { to: inserted.status, details: { fields: wanted.map(fieldKey) } };
           await insertEvent(client, inserted.id, event(null, opened, actor, now));
           return { consent: inserted, created: true };
         }
         const open = await selectOpenRequest(client, requestKey);
         return open ? { consent: open, created: false } : undefined;
+      }).catch((err: unknown) => {
+        if (err instanceof CoveredMeanwhile) return { coveredBy: err.consentId };
+        throw err;
       });
+      if (result && 'coveredBy' in result)
+        return { consent: await this.get(result.coveredBy), created: false };
       if (result) return result;
     }
     throw new Error('could not open or find the pending consent request');

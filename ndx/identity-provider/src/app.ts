@@ -129,7 +129,11 @@ export async function buildIdentityProvider(
       fudiAdminRoutes({
         clients,
         // FUDI's own tokens for its own audience, checked against its own JWKS (fetched when first needed).
-        verifier: createTokenVerifier({ issuer: config.FUDI_ISSUER, audience: config.FUDI_ADMIN_AUDIENCE }),
+        verifier: createTokenVerifier({
+          issuer: config.FUDI_ISSUER,
+          audience: config.FUDI_ADMIN_AUDIENCE,
+          typ: ACCESS_TOKEN_TYP,
+        }),
         operators: { clients: config.ADMIN_CLIENT_IDS, scope: config.ADMIN_SCOPE },
       }),
     );

@@ -37,7 +37,7 @@ async function signedByFudi(
     .setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid!, typ: 'at+jwt', ...header })
     .setIssuer((claims.iss as string) ?? fudi.issuer)
     .setAudience((claims.aud as string) ?? 'urn:ndx:api')
-    .setIssuedAt(now)
+    .setIssuedAt((claims.iat as number) ?? now)
     .setExpirationTime((claims.exp as number) ?? now + 300)
     .sign(key);
 }
@@ -74,6 +74,14 @@ describe('token verifier against the real FUDI', () => {
   it('rejects an expired token', async () => {
     const token = await signedByFudi({ exp: Math.floor(Date.now() / 1000) - 60 });
     expect(await rejection(token)).toMatch(/expired/);
+  });
+
+  it('rejects a token issued in the future beyond the clock tolerance, and accepts one within it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await signedByFudi({ iat: now + 120, exp: now + 420 });
+    expect(await rejection(ahead)).toBe('invalid token: claim iat rejected (check_failed)');
+    const withinTolerance = await signedByFudi({ iat: now + 2 });
+    expect((await verifier.verify(withinTolerance)).clientId).toBe('passport-app');
   });
 
   it('rejects a token for another audience', async () => {

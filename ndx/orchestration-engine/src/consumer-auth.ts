@@ -1,4 +1,5 @@
 import {
+  ACCESS_TOKEN_TYP,
   BadRequestError,
   createTokenVerifier,
   NdxError,
@@ -17,7 +18,7 @@ export interface Consumer {
 }
 
 /** The JOSE `typ` of an access token (RFC 9068): ID tokens and other JWTs FUDI signs are refused. */
-export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const ACCESS_TOKEN_TYPE = ACCESS_TOKEN_TYP;
 
 /** A valid access token, but issued for a signed-in user, not to a consumer app by client credentials. */
 export class NotAClientTokenError extends NdxError {

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTokenVerifier, defineService, withServiceDatabase, type Logger } from '@ndx/service-kit';
+import {
+  ACCESS_TOKEN_TYP,
+  createTokenVerifier,
+  defineService,
+  withServiceDatabase,
+  type Logger,
+} from '@ndx/service-kit';
 import { adminRoutes } from './admin-routes.ts';
 import { createCallerAuth } from './caller-auth.ts';
 import { readConfig, type Config } from './config.ts';
@@ -69,6 +75,7 @@ export async function buildApp(
     const verifier = createTokenVerifier({
       issuer: config.FUDI_ISSUER,
       audience: config.PDP_AUDIENCE,
+      typ: ACCESS_TOKEN_TYP,
       ...(config.FUDI_JWKS_URI ? { jwksUri: config.FUDI_JWKS_URI } : {}),
     });
     const auth = createCallerAuth(verifier, {

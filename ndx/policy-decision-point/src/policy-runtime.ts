@@ -46,6 +46,9 @@ export function createPolicyRuntime(options: {
   let stopped = false;
   const listeners: ((version: number) => void)[] = [];
 
+  /** Compilations in progress: concurrent callers of one version share one (each blocks the event loop). */
+  const compiling = new Map<number, Promise<CompiledPolicy>>();
+
   const compiled = async (version: number): Promise<CompiledPolicy> => {
     const hit = cache.get(version);
     if (hit) {
@@ -53,6 +56,15 @@ export function createPolicyRuntime(options: {
       cache.set(version, hit);
       return hit;
     }
+    let pending = compiling.get(version);
+    if (!pending) {
+      pending = compile(version).finally(() => compiling.delete(version));
+      compiling.set(version, pending);
+    }
+    return pending;
+  };
+
+  const compile = async (version: number): Promise<CompiledPolicy> => {
     const bundle = await loadBundle(pool, version);
     if (!bundle) throw new NotFoundError(`policy version ${version} does not exist`);
     const started = performance.now();

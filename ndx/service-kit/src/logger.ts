@@ -6,6 +6,36 @@ export type { Logger } from 'pino';
 /** Trace id for log lines written outside any request (start-up, shutdown, timers) of this process. */
 const processTraceId = newTraceId();
 
+/** Keys whose values are credentials wherever they are logged: at the top of a line's object or one level down. */
+const CREDENTIAL_KEYS = [
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'password',
+  'client_secret',
+  'clientSecret',
+  'secret',
+  'apiKey',
+  'api_key',
+  'token',
+  'access_token',
+  'accessToken',
+  'id_token',
+  'idToken',
+  'refresh_token',
+  'refreshToken',
+  'totpSecret',
+  'totp_secret',
+];
+
+/** What the logger redacts: each credential key at two depths, and in the headers of any logged object. */
+const REDACTED_PATHS = CREDENTIAL_KEYS.flatMap((key) => {
+  const plain = /^[A-Za-z_]\w*$/.test(key);
+  const child = plain ? `.${key}` : `["${key}"]`;
+  return [...(plain ? [key] : []), `*${child}`, `headers${child}`, `*.headers${child}`];
+});
+
 /** The environment variable naming the file a service writes its log to (set by the local stack's launcher). */
 export const LOG_FILE_ENV = 'LOG_FILE';
 
@@ -30,17 +60,7 @@ export function createLogger(
       const trace = currentTrace();
       return trace ? { traceId: trace.traceId, spanId: trace.spanId } : { traceId: processTraceId };
     },
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-api-key"]',
-        '*.password',
-        '*.client_secret',
-        '*.clientSecret',
-      ],
-      censor: '[redacted]',
-    },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (options.destination) return pino(pinoOptions, options.destination);
   if (!file || level === 'silent') return pino(pinoOptions);

@@ -48,6 +48,9 @@ export interface TokenVerifier {
   verifyAuthorizationHeader(header: string | undefined): Promise<VerifiedToken>;
 }
 
+/** The JOSE `typ` of an access token (RFC 9068): what a resource server requires to refuse ID tokens and other JWTs. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
 const ASYMMETRIC = ['RS256', 'PS256', 'ES256', 'EdDSA', 'RS384', 'RS512', 'PS384', 'PS512', 'ES384'];
 
 /** How many verified tokens a verifier keeps by default (each about 2 KB: token text and claims). */
@@ -153,6 +156,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         currentDate: new Date(nowMs),
         ...(options.typ ? { typ: options.typ } : {}),
       });
+      // jose checks `iat` only with maxTokenAge: a token issued in the future is not valid yet either.
+      if (typeof payload.iat === 'number' && payload.iat * 1000 > nowMs + clockTolerance * 1000) {
+        throw new joseErrors.JWTClaimValidationFailed(
+          '"iat" claim timestamp check failed (it should be in the past)',
+          payload,
+          'iat',
+          'check_failed',
+        );
+      }
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       const verified: VerifiedToken = {
         subject: payload.sub,
