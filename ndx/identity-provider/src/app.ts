@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'jose';
 import {
+  ACCESS_TOKEN_TYP,
   createTokenVerifier,
   defineService,
   withServiceDatabase,
