@@ -76,6 +76,16 @@ export interface RunningStack {
   restartPostgres: (whileDown?: () => Promise<void>) => Promise<void>;
   /** The process id of a running service (for benchmarks reading /proc), undefined when not started. */
   pid: (name: ServiceName) => number | undefined;
+  /**
+   * Sends `signal` (default SIGKILL) to a running service and resolves when its process is gone; nothing
+   * restarts it (see restartService). For fault tests; no supervision.
+   */
+  killService: (name: ServiceName, signal?: NodeJS.Signals) => Promise<void>;
+  /**
+   * Starts a service again exactly as the launcher first started it (same script, environment and port; its
+   * prepare script is not run again) and resolves when its /ready answers 200. Stops it first if it still runs.
+   */
+  restartService: (name: ServiceName) => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -189,6 +199,31 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     );
     secrets.save();
 
+    /** Starts one service (its prepare script already run) and waits for its /ready. */
+    const launch = async (service: ServiceDefinition) => {
+      const cwd = join(options.repoRoot, service.dir);
+      const env = envs.get(service.name)!;
+      print(`starting ${service.name} on port ${ports[service.name]}`);
+      const proc = spawnNodeProcess({
+        name: service.name,
+        script: serveScript,
+        cwd,
+        env,
+        onLine: printServiceLog,
+        consoleLevel,
+        nodeArgs: [...(NODE_ARGS[service.name] ?? []), ...(options.nodeArgs?.[service.name] ?? [])],
+      });
+      processes.push(proc);
+      try {
+        await waitUntilReady(`${context.url(service.name)}/ready`, proc, options.readyTimeoutMs ?? 120_000);
+      } catch (err) {
+        throw new Error(`${service.name} ${(err as Error).message}\n(its log: ${env[LOG_FILE_ENV]})`, {
+          cause: err,
+        });
+      }
+      print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
+    };
+
     for (const wave of startWaves(selected)) {
       await Promise.all(
         wave.map(async (service) => {
@@ -205,33 +240,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               consoleLevel,
             });
           }
-          print(`starting ${service.name} on port ${ports[service.name]}`);
-          const proc = spawnNodeProcess({
-            name: service.name,
-            script: serveScript,
-            cwd,
-            env,
-            onLine: printServiceLog,
-            consoleLevel,
-            nodeArgs: [...(NODE_ARGS[service.name] ?? []), ...(options.nodeArgs?.[service.name] ?? [])],
-          });
-          processes.push(proc);
-          try {
-            await waitUntilReady(
-              `${context.url(service.name)}/ready`,
-              proc,
-              options.readyTimeoutMs ?? 120_000,
-            );
-          } catch (err) {
-            throw new Error(`${service.name} ${(err as Error).message}\n(its log: ${env[LOG_FILE_ENV]})`, {
-              cause: err,
-            });
-          }
-          print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
+          await launch(service);
         }),
       );
     }
-    const pid = (name: ServiceName) => processes.find((p) => p.name === name)?.child.pid;
+    const processOf = (name: ServiceName) => processes.find((p) => p.name === name);
+    const pid = (name: ServiceName) => processOf(name)?.child.pid;
+    const killService = async (name: ServiceName, signal: NodeJS.Signals = 'SIGKILL') => {
+      const proc = processOf(name);
+      if (!proc) throw new Error(`${name} is not running in this stack`);
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        print(`killing  ${name} (${signal})`);
+        proc.child.kill(signal);
+        await proc.exited;
+      }
+    };
+    const restartService = async (name: ServiceName) => {
+      const service = selected.find((s) => s.name === name);
+      const proc = processOf(name);
+      if (!service || !proc) throw new Error(`${name} is not part of this stack`);
+      await stopProcess(proc);
+      processes.splice(processes.indexOf(proc), 1);
+      await launch(service);
+    };
     return {
       context,
       services: selected,
@@ -239,6 +270,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       secretsFile,
       restartPostgres,
       pid,
+      killService,
+      restartService,
       stop,
     };
   } catch (err) {
