@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startStack, type RunningStack, type ServiceName } from '@ndx/stack';
+import { startStack, type RunningStack, type ServiceName, type StackOptions } from '@ndx/stack';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -30,6 +30,10 @@ export async function startTestStack(
     secretsFile?: string;
     /** The services' log level (default TEST_LOG_LEVEL, else warn). */
     logLevel?: string;
+    /** Supervise the services as ./init.sh does (default off: fault tests kill and restart them themselves). */
+    supervise?: StackOptions['supervise'];
+    /** Where the launcher's progress and reports go (default nowhere). */
+    print?: (line: string) => void;
   } = {},
 ): Promise<TestStack> {
   const folder = await mkdtemp(join(tmpdir(), 'ndx-stack-'));
@@ -49,7 +53,8 @@ export async function startTestStack(
         portOffset: offset,
         only: options.only,
         logLevel: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'warn',
-        print: () => undefined,
+        print: options.print ?? (() => undefined),
+        ...(options.supervise ? { supervise: options.supervise } : {}),
         printServiceLog: process.env.TEST_LOG_LEVEL ? (line) => console.error(line) : () => undefined,
       });
     } catch (err) {

@@ -78,6 +78,8 @@ async function main(): Promise<void> {
     logLevel: process.env.LOG_LEVEL ?? 'info',
     print: say,
     printServiceLog: values.quiet ? () => undefined : (line) => console.log(line),
+    // A service that exits is reported and restarted with backoff; after 5 crashes in a minute it stays down.
+    supervise: true,
   });
   running.stop = stack.stop;
   if (stopping) return;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { LOG_FILE_ENV } from '@ndx/service-kit';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
 import { SecretStore } from './secrets.ts';
+import { createSupervisor, type SupervisionOptions, type Supervisor } from './supervisor.ts';
 import { seedAccounts } from './seed-accounts.ts';
 import {
   isPortFree,
@@ -60,6 +61,11 @@ export interface StackOptions {
   printServiceLog?: (line: string) => void;
   /** Extra node options per service, before its script (e.g. `--cpu-prof` for a benchmark). */
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
+  /**
+   * Restart a service that exits on its own, saying so on the console (supervisor.ts); ./init.sh turns it on.
+   * Off by default: fault tests kill and restart services themselves.
+   */
+  supervise?: boolean | SupervisionOptions;
   /** The least pino level relayed to printServiceLog (default 40, warn). */
   consoleLevel?: number;
 }
@@ -134,7 +140,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
   };
   const processes: ManagedProcess[] = [];
+  let supervisor: Supervisor | undefined;
   const stop = async () => {
+    supervisor?.stop();
     await Promise.all([...processes].reverse().map((p) => stopProcess(p)));
     processes.length = 0;
     if (postgres) {
@@ -199,6 +207,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     );
     secrets.save();
 
+    if (options.supervise) {
+      supervisor = createSupervisor({
+        ...(typeof options.supervise === 'object' ? options.supervise : {}),
+        print,
+        logFileOf: (name) => envs.get(name as ServiceName)?.[LOG_FILE_ENV],
+        // Declared below; called only after a crash, once the stack has started.
+        restart: (name) => restartService(name as ServiceName),
+      });
+    }
+
     /** Starts one service (its prepare script already run) and waits for its /ready. */
     const launch = async (service: ServiceDefinition) => {
       const cwd = join(options.repoRoot, service.dir);
@@ -214,6 +232,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         nodeArgs: [...(NODE_ARGS[service.name] ?? []), ...(options.nodeArgs?.[service.name] ?? [])],
       });
       processes.push(proc);
+      supervisor?.watch(proc);
       try {
         await waitUntilReady(`${context.url(service.name)}/ready`, proc, options.readyTimeoutMs ?? 120_000);
       } catch (err) {
@@ -251,6 +270,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       if (!proc) throw new Error(`${name} is not running in this stack`);
       if (proc.child.exitCode === null && proc.child.signalCode === null) {
         print(`killing  ${name} (${signal})`);
+        supervisor?.release(proc);
         proc.child.kill(signal);
         await proc.exited;
       }

@@ -17,6 +17,8 @@ export interface SupervisionOptions {
 export interface Supervisor {
   /** Watches a started service; when it exits unasked it is reported and restarted (or given up on). */
   watch(proc: ManagedProcess): void;
+  /** This process's exit is asked for (a test's killService): it is not a crash. */
+  release(proc: ManagedProcess): void;
   /** The stack is stopping: exits from now on are expected, and pending restarts are cancelled. */
   stop(): void;
 }
@@ -44,6 +46,7 @@ export function createSupervisor(
   const crashes = new Map<string, number[]>();
   const timers = new Set<NodeJS.Timeout>();
   let stopping = false;
+  const released = new WeakSet<ManagedProcess>();
 
   const lastLines = async (proc: ManagedProcess): Promise<string[]> => {
     const file = options.logFileOf(proc.name);
@@ -59,7 +62,7 @@ export function createSupervisor(
   };
 
   const onExit = async (proc: ManagedProcess, code: number | null) => {
-    if (stopping) return;
+    if (stopping || released.has(proc)) return;
     const how = proc.child.signalCode ? `signal ${proc.child.signalCode}` : `exit code ${code}`;
     const now = Date.now();
     const recent = (crashes.get(proc.name) ?? []).filter((at) => now - at < windowMs);
@@ -92,6 +95,9 @@ export function createSupervisor(
   return {
     watch(proc) {
       void proc.exited.then((code) => onExit(proc, code));
+    },
+    release(proc) {
+      released.add(proc);
     },
     stop() {
       stopping = true;
