@@ -4,55 +4,19 @@
  * The restored stack holds every consent with its events, an audit trail that verifies, and answers the
  * passport query as before. A damaged backup and a restore over an existing stack are refused.
  */
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { services } from '@ndx/stack';
 import type { BackupManifest } from '@ndx/stack/backup';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from './support/consent-portal.ts';
+import { ndxEnvOf, runNdx } from './support/ndx-cli.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
-const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
 const PASSPORT_QUERY = `query { personInfo(nic: "${amara.nic}") { name dateOfBirth } }`;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** bin/ndx against a stack's offset, secrets file and data folder. */
-function runNdx(
-  args: string[],
-  where: { offset: number; secretsFile: string; dataDir: string },
-): Promise<Run> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    NDX_PORT_OFFSET: String(where.offset),
-    NDX_SECRETS_FILE: where.secretsFile,
-    NDX_DATA_DIR: where.dataDir,
-  };
-  return new Promise((done) => {
-    execFile(ndx, args, { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function whereIs(t: TestStack) {
-  const oe = services.find((s) => s.name === 'orchestration-engine')!;
-  return {
-    offset: t.stack.context.port('orchestration-engine') - oe.defaultPort,
-    secretsFile: t.stack.secretsFile,
-    dataDir: t.stack.context.dataDir,
-  };
-}
 
 async function passportQuery(
   t: TestStack,
@@ -83,6 +47,15 @@ async function consentsWithEvents(t: TestStack): Promise<unknown[]> {
   } finally {
     await pool.end();
   }
+}
+
+/** The environment of a new stack's folder under the scratch folder (restore needs no running stack). */
+function freshEnv(name: string): Record<string, string> {
+  return {
+    NDX_PORT_OFFSET: '0',
+    NDX_DATA_DIR: join(scratch, name, 'data'),
+    NDX_SECRETS_FILE: join(scratch, name, 'secrets.json'),
+  };
 }
 
 async function countAuditRows(t: TestStack): Promise<number> {
@@ -136,7 +109,7 @@ describe('ndx backup and ndx restore', () => {
       expect(consentsBefore.length).toBeGreaterThanOrEqual(1);
 
       const backupDir = join(scratch, 'backup');
-      const backup = await runNdx(['backup', backupDir], whereIs(original));
+      const backup = await runNdx(['backup', backupDir], ndxEnvOf(original));
       expect(backup.stderr).toBe('');
       expect(backup.code).toBe(0);
       expect(backup.stdout).toMatch(/physical backup of \d+ databases \(PostgreSQL \d+/);
@@ -155,13 +128,13 @@ describe('ndx backup and ndx restore', () => {
         dataDir: join(scratch, 'fresh', 'data'),
         secretsFile: join(scratch, 'fresh', 'secrets.json'),
       };
-      const restore = await runNdx(['restore', backupDir], { offset: 0, ...fresh });
+      const restore = await runNdx(['restore', backupDir], freshEnv('fresh'));
       expect(restore.stderr).toBe('');
       expect(restore.code).toBe(0);
       expect(restore.stdout).toContain('start the stack with ./init.sh');
 
       restored = await startTestStack(fresh);
-      const verify = await runNdx(['audit', 'verify'], whereIs(restored));
+      const verify = await runNdx(['audit', 'verify'], ndxEnvOf(restored));
       expect(verify.code).toBe(0);
       expect(verify.stdout).toMatch(/intact/);
       expect(await countAuditRows(restored)).toBeGreaterThanOrEqual(auditRows);
@@ -178,20 +151,12 @@ describe('ndx backup and ndx restore', () => {
       const secrets = join(backupDir, 'secrets.json');
       const intact = await readFile(secrets, 'utf8');
       await writeFile(secrets, intact.replace(/.$/s, ' \n'));
-      const damaged = await runNdx(['restore', backupDir], {
-        offset: 0,
-        dataDir: join(scratch, 'other', 'data'),
-        secretsFile: join(scratch, 'other', 'secrets.json'),
-      });
+      const damaged = await runNdx(['restore', backupDir], freshEnv('other'));
       expect(damaged.code).toBe(1);
       expect(damaged.stderr).toContain('is damaged: secrets.json differs from the manifest');
       await writeFile(secrets, intact);
 
-      const over = await runNdx(['restore', backupDir], {
-        offset: 0,
-        dataDir: join(scratch, 'fresh', 'data'),
-        secretsFile: join(scratch, 'fresh', 'secrets.json'),
-      });
+      const over = await runNdx(['restore', backupDir], freshEnv('fresh'));
       expect(over.code).toBe(1);
       expect(over.stderr).toMatch(/a PostgreSQL cluster already lives in .*fresh\/data\/postgres/);
     },

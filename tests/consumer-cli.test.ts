@@ -4,26 +4,17 @@
  * consent under its default purpose (from the PDP's registry), has it approved in the portal and gets data;
  * disabled, it is refused at every door. The admin APIs behind it answer only the operator's token.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consentApiPaths, identityAdminPaths } from '@ndx/contract';
-import { services } from '@ndx/stack';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { decideInPortal } from './support/consent-portal.ts';
 import { ndxApiToken } from './support/consumer-onboarding.ts';
+import { ndxEnvOf, runNdx } from './support/ndx-cli.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
-const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
 const RETURN_URL = 'http://127.0.0.1:3999/border/return';
 const QUERY = `query { personInfo(nic: "${amara.nic}") { name dateOfBirth } }`;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Answer {
   status: number;
@@ -38,21 +29,8 @@ let t: TestStack;
 let borderSecret: string;
 let borderToken: string;
 
-function runNdx(args: string[]): Promise<Run> {
-  const oe = services.find((s) => s.name === 'orchestration-engine')!;
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    NDX_PORT_OFFSET: String(t.stack.context.port('orchestration-engine') - oe.defaultPort),
-    NDX_SECRETS_FILE: t.stack.secretsFile,
-    NDX_DATA_DIR: t.stack.context.dataDir,
-  };
-  return new Promise((done) => {
-    execFile(ndx, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+/** bin/ndx against the test stack, as an operator's shell would run it. */
+const ndx = (args: string[]) => runNdx(args, ndxEnvOf(t));
 
 async function query(token: string): Promise<Answer> {
   const response = await fetch(`${t.url('orchestration-engine')}/graphql`, {
@@ -64,7 +42,7 @@ async function query(token: string): Promise<Answer> {
 }
 
 const addBorderApp = (extra: string[] = []) =>
-  runNdx([
+  ndx([
     'consumer',
     'add',
     'border-app',
@@ -119,7 +97,7 @@ describe('ndx consumer', () => {
     expect(run.stdout).toMatch(/dry run: version \d+ is stored but not active/);
     expect(run.stdout).not.toContain('client_secret=');
     expect((await versions()).activeVersion).toBe(before.activeVersion);
-    const list = await runNdx(['consumer', 'list', '--json']);
+    const list = await ndx(['consumer', 'list', '--json']);
     const ids = (JSON.parse(list.stdout) as { consumers: { clientId: string }[] }).consumers.map(
       (c) => c.clientId,
     );
@@ -170,7 +148,7 @@ describe('ndx consumer', () => {
       personInfo: { name: amara.birthName, dateOfBirth: amara.dateOfBirth },
     });
 
-    const shown = await runNdx(['consumer', 'show', 'border-app']);
+    const shown = await ndx(['consumer', 'show', 'border-app']);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^border-app: active$/m);
     expect(shown.stdout).toContain('rgd/abc-212/getPersonInfo.dateOfBirth');
@@ -178,13 +156,7 @@ describe('ndx consumer', () => {
   });
 
   it('disables the consumer: its still-valid token’s queries, new tokens and new consent requests are refused', async () => {
-    const disabled = await runNdx([
-      'consumer',
-      'disable',
-      'border-app',
-      '--reason',
-      'test: the app is retired',
-    ]);
+    const disabled = await ndx(['consumer', 'disable', 'border-app', '--reason', 'test: the app is retired']);
     expect(disabled.stderr).toBe('');
     expect(disabled.code).toBe(0);
     expect(disabled.stdout).toMatch(/policy version \d+ is active without border-app/);
@@ -221,7 +193,7 @@ describe('ndx consumer', () => {
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('CONSUMER_DISABLED');
 
-    const list = await runNdx(['consumer', 'list', '--json']);
+    const list = await ndx(['consumer', 'list', '--json']);
     const border = (
       JSON.parse(list.stdout) as { consumers: { clientId: string; state: string }[] }
     ).consumers.find((c) => c.clientId === 'border-app');

@@ -3,8 +3,6 @@
  * says whether the exchange is healthy, and exits non-zero when it is not: a killed service, a rewritten audit
  * record. The CE's summary behind it answers only an operator's token.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
@@ -12,40 +10,17 @@ import { consentApiPaths } from '@ndx/contract';
 import { services } from '@ndx/stack';
 import type { StatusReport } from '@ndx/stack/status';
 import { demoCitizens } from '@ndx/synthetic-data';
+import { ndxEnvOf, runNdx, type NdxRun } from './support/ndx-cli.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
-const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let t: TestStack;
 let auditPool: pg.Pool;
 let passportToken: string;
 
-/** bin/ndx with the test stack's offset, secrets and data folder, as an operator's shell would have them. */
-function runNdx(args: string[]): Promise<Run> {
-  const oe = services.find((s) => s.name === 'orchestration-engine')!;
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    NDX_PORT_OFFSET: String(t.stack.context.port('orchestration-engine') - oe.defaultPort),
-    NDX_SECRETS_FILE: t.stack.secretsFile,
-    NDX_DATA_DIR: t.stack.context.dataDir,
-  };
-  return new Promise((done) => {
-    execFile(ndx, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function status(): Promise<{ run: Run; report: StatusReport }> {
-  const run = await runNdx(['status', '--json']);
+async function status(): Promise<{ run: NdxRun; report: StatusReport }> {
+  const run = await runNdx(['status', '--json'], ndxEnvOf(t));
   return { run, report: JSON.parse(run.stdout) as StatusReport };
 }
 
@@ -103,7 +78,7 @@ describe('ndx status', () => {
     expect(report.audit.chains.reduce((n, c) => n + c.checked, 0)).toBe(Number(rows[0]!.n));
     expect(report.versions.postgres).toMatch(/^\d+/);
 
-    const text = await runNdx(['status']);
+    const text = await runNdx(['status'], ndxEnvOf(t));
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/NDX status at .*: HEALTHY/);
     expect(text.stdout).toMatch(/Policy\s+active version \d+/);
@@ -175,7 +150,7 @@ describe('ndx status', () => {
     expect(oe).toMatchObject({ state: 'unready', reason: 'not ready: policyDecisionPoint' });
     expect(report.policy).toEqual({ error: expect.stringMatching(/connection refused|fetch failed/) });
     expect(report.problems).toContain('policy-decision-point is down (connection refused)');
-    const text = await runNdx(['status']);
+    const text = await runNdx(['status'], ndxEnvOf(t));
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/UNHEALTHY/);
     expect(text.stdout).toMatch(/DOWN\s+policy-decision-point/);

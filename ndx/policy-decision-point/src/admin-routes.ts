@@ -43,6 +43,16 @@ const versionQuery = z.object({ version: z.coerce.number().int().positive().opti
 const fieldParams = knownFieldRefSchema;
 const consumerParams = z.object({ consumerId: identifierSchema });
 
+/** The default purpose of a changed consumer: as given, else its current one while it is still one of its purposes. */
+function keptDefault(
+  input: { purposes: string[]; defaultPurpose?: string | null | undefined },
+  current: { defaultPurpose?: string | null } | undefined,
+): string | null {
+  if (input.defaultPurpose !== undefined) return input.defaultPurpose;
+  const kept = current?.defaultPurpose;
+  return kept && input.purposes.includes(kept) ? kept : null;
+}
+
 /** A grant as stored, from the admin API's input. */
 function grantOf(consumerId: string, purpose: string, input: z.infer<typeof grantInput>): Grant {
   return {
@@ -212,7 +222,7 @@ export function adminRoutes(
                 .max(100)
                 .optional(),
             })
-            .refine((c) => c.defaultPurpose === null || c.purposes.includes(c.defaultPurpose), {
+            .refine((c) => c.defaultPurpose == null || c.purposes.includes(c.defaultPurpose), {
               message: 'defaultPurpose must be one of purposes',
               path: ['defaultPurpose'],
             })
@@ -233,7 +243,10 @@ export function adminRoutes(
               displayName: body.displayName,
               member: body.member,
               purposes: body.purposes,
-              defaultPurpose: body.defaultPurpose,
+              defaultPurpose: keptDefault(
+                body,
+                content.consumers.find((c) => c.consumerId === consumerId),
+              ),
             },
           ],
           grants: grants

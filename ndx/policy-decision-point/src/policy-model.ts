@@ -97,8 +97,8 @@ export const consumerInput = z.object({
   displayName: name(200),
   member: identifier,
   purposes: z.array(identifier).max(100),
-  /** One of purposes (checked where the entry is taken in). */
-  defaultPurpose: identifier.nullable().default(null),
+  /** One of purposes (checked where the entry is taken in); null: none; omitted: the current one, if still a purpose. */
+  defaultPurpose: identifier.nullable().optional(),
 });
 
 export const grantInput = z.object({

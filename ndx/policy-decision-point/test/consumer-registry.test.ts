@@ -84,4 +84,30 @@ describe('GET /v1/consumers/{id}: the consumer registry the OE checks tokens aga
       ['another service’s PDP token', 403, 'FORBIDDEN'],
     ]);
   });
+
+  it('keeps a consumer’s default purpose when a change does not name one, drops it with null, refuses one outside its purposes', async () => {
+    const put = (body: Record<string, unknown>) =>
+      call(h.pdp.url, '/admin/v1/consumers/passport-app', {
+        method: 'PUT',
+        token: h.tokens.operator,
+        body: {
+          reason: 'the passport app adds renewals',
+          displayName: 'DIE passport application',
+          member: 'die',
+          activate: true,
+          ...body,
+        },
+      });
+    expect((await put({ purposes: ['passport-application', 'passport-renewal'] })).status).toBe(201);
+    expect((await lookup('passport-app')).body.defaultPurpose).toBe('passport-application');
+
+    const outside = await put({ purposes: ['passport-application'], defaultPurpose: 'passport-renewal' });
+    expect([outside.status, outside.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+
+    expect(
+      (await put({ purposes: ['passport-application', 'passport-renewal'], defaultPurpose: null })).status,
+    ).toBe(201);
+    // Two purposes and none named the default: its queries must name their purpose.
+    expect((await lookup('passport-app')).body.defaultPurpose).toBeUndefined();
+  });
 });
