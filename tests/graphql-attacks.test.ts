@@ -16,6 +16,7 @@ import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '@ndx/orchestration-engine';
 import { readConfig } from '@ndx/orchestration-engine/config';
 import { decideInPortal } from './support/consent-portal.ts';
+import { downstreamCalls } from './support/downstream-calls.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
@@ -64,51 +65,11 @@ async function send(
 const post = (payload: unknown, accept?: string) =>
   send({ body: JSON.stringify(payload), ...(accept ? { accept } : {}) });
 
-/** The sum of a service's `http_requests_total` samples whose labels include all of `labels`. */
-async function requestCount(url: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const sample = /^http_requests_total\{(.*)\} (\S+)$/.exec(line);
-    if (!sample) continue;
-    const found = new Map([...sample[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) sum += Number(sample[2]);
-  }
-  return sum;
-}
-
-/**
- * What the OE asked of others, by their own counters: PDP decisions (per request, or a decision table), CE consent
- * checks and requests, and every POST to a provider (queries and token requests). Not the PDP's consumer
- * registry, which authentication asks before any limit applies, nor its change feed, which every OE follows.
- */
-async function downstreamCalls(): Promise<{ pdp: number; ce: number; providers: number }> {
-  const pdp = t.url('policy-decision-point');
-  const ce = t.url('consent-engine');
-  const counts = await Promise.all([
-    requestCount(pdp, { route: '/v1/decisions' }),
-    requestCount(pdp, { route: '/v1/decision-tables/:consumerId/:purpose' }),
-    requestCount(ce, { route: '/v1/consents/check' }),
-    requestCount(ce, { method: 'POST', route: '/v1/consents' }),
-    ...(['rgd-api', 'drp-api-adapter', 'dmt-api-adapter'] as const).map((name) =>
-      requestCount(t.url(name), { method: 'POST' }),
-    ),
-  ]);
-  const [decisions, tables, checks, requests, ...providers] = counts as [
-    number,
-    number,
-    number,
-    number,
-    ...number[],
-  ];
-  return { pdp: decisions + tables, ce: checks + requests, providers: providers.reduce((a, b) => a + b, 0) };
-}
-
 /** Runs the attack and checks the PDP, the CE and the providers were asked nothing meanwhile. */
 async function refusedBeforeAnyCall<T>(attack: () => Promise<T>): Promise<T> {
-  const before = await downstreamCalls();
+  const before = await downstreamCalls(t);
   const result = await attack();
-  expect(await downstreamCalls()).toEqual(before);
+  expect(await downstreamCalls(t)).toEqual(before);
   return result;
 }
 
@@ -411,13 +372,13 @@ describe('oversized and hostile input', () => {
 
 describe('the counters the checks above rely on', () => {
   it('move for a valid query: the PDP is asked for a decision, the CE for the consent, the providers for data', async () => {
-    const before = await downstreamCalls();
+    const before = await downstreamCalls(t);
     const answer = await post({ query: PASSPORT_QUERY, variables: { nic: amara.nic } });
     expect(answer.status).toBe(200);
     expect(answer.body.data).toEqual({
       personInfo: { fullName: amara.drpFullName, name: amara.birthName, sex: amara.sex },
     });
-    const after = await downstreamCalls();
+    const after = await downstreamCalls(t);
     expect(after.pdp).toBeGreaterThan(before.pdp);
     expect(after.ce).toBeGreaterThan(before.ce);
     expect(after.providers).toBeGreaterThan(before.providers);

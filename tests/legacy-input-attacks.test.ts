@@ -354,7 +354,9 @@ describe('injection attempts in NICs and registration numbers sent through the O
     for (const regNo of REG_NO_ATTACKS) {
       const answer = await graphql(oe, token, query, { r: regNo });
       expect(codes(answer), regNo.slice(0, 60)).toEqual(['BAD_USER_INPUT']);
-      expect(answer.data).toEqual({ vehicle: null });
+      // Refused by the adapter's format rule (the field is null), or before execution by the OE's own limit on
+      // argument length and characters (no data at all): either way nothing about a vehicle is answered.
+      expect(answer.data?.vehicle ?? null).toBeNull();
     }
     expect(await legacyRequests()).toEqual(before);
     expect(trapHits).toEqual([]);

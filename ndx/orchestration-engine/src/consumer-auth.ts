@@ -8,6 +8,7 @@ import {
   type TokenVerifierOptions,
   type VerifiedToken,
 } from '@ndx/service-kit';
+import type { RegisteredConsumer } from '@ndx/contract';
 import type { ConsumerRegistry } from './consumer-registry.ts';
 import { PURPOSE_PATTERN } from './fl-config.ts';
 
@@ -39,6 +40,9 @@ export class UnknownConsumerError extends NdxError {
   }
 }
 
+/** The registry's answer the consumer verifier checked a token against, so the request asks the PDP once. */
+const registrationOf = new WeakMap<VerifiedToken, RegisteredConsumer>();
+
 /**
  * The verifier of consumers' tokens, in this order: a FUDI access token (`typ: at+jwt`, issuer,
  * audience, signature, expiry; else 401 UNAUTHENTICATED) that names its client; issued to that client
@@ -56,7 +60,9 @@ export function createConsumerTokenVerifier(
     if (!clientId)
       throw new UnauthenticatedError('the token names no client_id: only client tokens may query NDX');
     if (token.subject !== clientId) throw new NotAClientTokenError(clientId);
-    if ((await registry.lookup(clientId)) === null) throw new UnknownConsumerError(clientId);
+    const consumer = await registry.lookup(clientId);
+    if (consumer === null) throw new UnknownConsumerError(clientId);
+    registrationOf.set(token, consumer);
     return token;
   };
   return {
@@ -80,7 +86,8 @@ export async function authenticateConsumer(
   const consumerId = token.clientId;
   if (!consumerId)
     throw new UnauthenticatedError('the token names no client_id: only client tokens may query NDX');
-  const purpose = purposeHeader?.trim() || (await registry.lookup(consumerId))?.defaultPurpose;
+  const registered = registrationOf.get(token) ?? (await registry.lookup(consumerId));
+  const purpose = purposeHeader?.trim() || registered?.defaultPurpose;
   if (!purpose) {
     throw new BadRequestError(
       `the NDX-Purpose header is required: consumer ${consumerId} has no default purpose`,
