@@ -15,7 +15,7 @@ import { testLogger } from '@ndx/service-kit/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '@ndx/orchestration-engine';
 import { readConfig } from '@ndx/orchestration-engine/config';
-import { decideInPortal } from './support/consent-portal.ts';
+import { approvePassportQuery } from './support/consent-portal.ts';
 import { downstreamCalls } from './support/downstream-calls.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
@@ -97,20 +97,12 @@ beforeAll(async () => {
   t = await startTestStack({ only: ['orchestration-engine'] });
   token = await t.clientToken('passport-app', 'urn:ndx:api');
   // amara consents through the stack's OE, so a valid query would be released, and the providers called.
-  const first = await fetch(`${t.url('orchestration-engine')}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: PASSPORT_QUERY, variables: { nic: amara.nic } }),
-  });
-  const pending = ((await first.json()) as Answer['body']).errors?.find(
-    (e) => e.extensions?.code === 'CONSENT_REQUIRED',
-  );
-  const decided = await decideInPortal({
-    consentPortalUrl: pending!.extensions!['consentPortalUrl'] as string,
-    redirectUri: `${t.url('passport-app')}/consent/return`,
-    nic: amara.nic,
-    password: amara.password,
-    decision: 'approve-all',
+  const decided = await approvePassportQuery({
+    oeUrl: t.url('orchestration-engine'),
+    passportAppUrl: t.url('passport-app'),
+    token: token,
+    query: PASSPORT_QUERY,
+    citizen: amara,
   });
   expect(decided.status).toBe('ACTIVE');
 

@@ -14,7 +14,7 @@ import { testLogger } from '@ndx/service-kit/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '@ndx/orchestration-engine';
 import { readConfig } from '@ndx/orchestration-engine/config';
-import { decideInPortal } from './support/consent-portal.ts';
+import { approvePassportQuery } from './support/consent-portal.ts';
 import { downstreamCalls } from './support/downstream-calls.ts';
 import { repoRoot, startTestStack, type TestStack } from './support/test-stack.ts';
 
@@ -81,20 +81,12 @@ beforeAll(async () => {
   passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
   policeToken = await t.clientToken('traffic-police-app', 'urn:ndx:api');
   // amara consents through the stack's OE (not rate limited), so the limited OE's served queries reach providers.
-  const first = await fetch(`${t.url('orchestration-engine')}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${passportToken}` },
-    body: JSON.stringify({ query: PASSPORT_QUERY, variables: { nic: amara.nic } }),
-  });
-  const pending = ((await first.json()) as Answer['body']).errors?.find(
-    (e) => e.extensions?.code === 'CONSENT_REQUIRED',
-  ) as { extensions: { consentPortalUrl: string } } | undefined;
-  const decided = await decideInPortal({
-    consentPortalUrl: pending!.extensions.consentPortalUrl,
-    redirectUri: `${t.url('passport-app')}/consent/return`,
-    nic: amara.nic,
-    password: amara.password,
-    decision: 'approve-all',
+  const decided = await approvePassportQuery({
+    oeUrl: t.url('orchestration-engine'),
+    passportAppUrl: t.url('passport-app'),
+    token: passportToken,
+    query: PASSPORT_QUERY,
+    citizen: amara,
   });
   expect(decided.status).toBe('ACTIVE');
 

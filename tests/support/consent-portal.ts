@@ -56,3 +56,31 @@ export async function decideInPortal(options: {
     state: back.searchParams.get('state') ?? '',
   };
 }
+
+/**
+ * Asks the stack's OE for the citizen's passport record with the app's token and, at its CONSENT_REQUIRED, approves
+ * every field in the portal as the citizen: afterwards the same query is released.
+ */
+export async function approvePassportQuery(options: {
+  oeUrl: string;
+  passportAppUrl: string;
+  token: string;
+  query: string;
+  citizen: { nic: string; password: string };
+}): Promise<PortalDecision> {
+  const first = await fetch(`${options.oeUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+    body: JSON.stringify({ query: options.query, variables: { nic: options.citizen.nic } }),
+  });
+  const body = (await first.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+  const pending = body.errors?.find((e) => e.extensions?.['code'] === 'CONSENT_REQUIRED');
+  if (!pending) throw new Error(`no CONSENT_REQUIRED for ${options.citizen.nic}: ${JSON.stringify(body)}`);
+  return decideInPortal({
+    consentPortalUrl: pending.extensions!['consentPortalUrl'] as string,
+    redirectUri: `${options.passportAppUrl}/consent/return`,
+    nic: options.citizen.nic,
+    password: options.citizen.password,
+    decision: 'approve-all',
+  });
+}
