@@ -194,10 +194,11 @@ function diagnose(r: FaultReport, answers: LoadAnswer[]): string {
     const alive = pid !== undefined && existsSync(`/proc/${pid}`);
     let last: string;
     try {
+      // A service that is gone: its last lines whatever they are (a crash prints its stack to stderr).
       last = readFileSync(join(t.stack.context.dataDir, 'logs', `${service.name}.log`), 'utf8')
         .split('\n')
-        .filter((l) => l.startsWith('{"level":5'))
-        .slice(-2)
+        .filter((l) => !alive || l.startsWith('{"level":5'))
+        .slice(alive ? -2 : -15)
         .map((l) => l.slice(0, 400))
         .join('\n    ');
     } catch {

@@ -33,7 +33,7 @@ export interface AuditWriterOptions {
   timeoutMs?: number;
   /**
    * Batches in flight at once on the chain (1 or 2, default 2): the next batch is sent, chained after the
-   * one committing, and inserts its rows while that one commits; its compare-and-set waits for it.
+   * one committing, and waits at the server for that one's commit before it inserts its rows.
    */
   pipelineDepth?: number;
   /** Clock for records without occurredAt (tests inject one). */
@@ -94,18 +94,20 @@ interface ChainHead {
 const MAX_CONFLICTS = 3;
 
 /**
- * One statement per batch: insert the rows (ids from the sequence, in chain order), then move the chain
- * head by compare-and-set (audit_chain_advance, migration 1003). If the head is not where this writer
- * chained the batch, the function raises and the statement (rows included) is rolled back. Reading the
- * insert's count first makes the rows go in before the compare-and-set waits for a batch still committing.
+ * One statement per batch: lock the chain's head row, insert the rows (ids from the sequence, in chain order),
+ * then move the head by compare-and-set (audit_chain_advance, migration 1003). If the head is not where this
+ * writer chained the batch, the function raises and the statement (rows included) is rolled back. The lock
+ * comes first so that a batch sent while the one before it commits takes its ids only after that one's: ids
+ * follow the chain order (verify checks it), whichever statement reaches the server first.
  */
-const APPEND_SQL = `WITH ins AS (
+const APPEND_SQL = `WITH head AS (SELECT last_seq FROM audit_chains WHERE chain_id = $23::text FOR UPDATE),
+ins AS (
   INSERT INTO audit_log (format_version, chain_id, seq, occurred_at, trace_id, consumer_id, purpose,
     citizen_id, operation_name, fields_requested, fields_released, fields_withheld, decision_id, policy_version,
     consent_id, providers, timings, outcome, prev_hash, hash, reference, caller_traceparent, end_user,
     consent_requested)
   SELECT ${AUDIT_FORMAT_VERSION}, $23::text, u.*
-  FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+  FROM head, unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::jsonb[],
     $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[])
     AS u(seq, occurred_at, trace_id, consumer_id, purpose, citizen_id, operation_name, fields_requested,
@@ -243,7 +245,7 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
       const last = records.at(-1)!;
       head = { seq: last.seq, hash: last.hash };
       const { rows } = await q({
-        name: 'ndx_audit_append_v3',
+        name: 'ndx_audit_append_v4',
         text: APPEND_SQL,
         values: [...columns(records), chainId, expected.seq, expected.hash, last.seq, last.hash],
       });

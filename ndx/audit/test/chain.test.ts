@@ -178,3 +178,64 @@ describe('audit chain under concurrent appenders', () => {
     expect((await verifyChain(pools[0]!)).ok).toBe(true);
   });
 });
+
+describe('ids follow the chain order with two batches in flight', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  const logger = testLogger('audit');
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('audit_id_order');
+    pool = createPool(db.url, logger, { max: 4 });
+    await migrateAudit(pool);
+    // The later batch (place 3) takes its id, then stalls before its row goes in: the interleaving a busy
+    // or restarting server can produce between two connections.
+    await pool.query(`CREATE FUNCTION stall_place_3() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.chain_id = 'oe-stall' AND NEW.seq = 3 THEN PERFORM pg_sleep(0.5); END IF;
+        RETURN NEW;
+      END $$`);
+    await pool.query(
+      'CREATE TRIGGER stall_place_3 BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION stall_place_3()',
+    );
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  it('a batch sent after another never takes lower ids, even when it reaches the server first', async () => {
+    // The earlier batch's statement leaves late, so the later batch's statement runs first.
+    let delayNextAppend = false;
+    const connect = pool.connect.bind(pool);
+    const lateFirst = Object.assign(Object.create(pool) as Pool, {
+      connect: async () => {
+        const client = await connect();
+        const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+        Object.assign(client, {
+          query: async (...args: unknown[]) => {
+            const name = (args[0] as { name?: string }).name;
+            if (delayNextAppend && name?.startsWith('ndx_audit_append')) {
+              delayNextAppend = false;
+              await sleep(150);
+            }
+            return query(...args);
+          },
+        });
+        return client;
+      },
+    });
+    const writer = createAuditWriter(lateFirst, logger, { chainId: 'oe-stall', maxBatchSize: 1 });
+    await writer.append(passportRecord(AMARA)); // place 1: the head is known, so the next two go together
+    delayNextAppend = true;
+    const [earlier, later] = await Promise.all([
+      writer.append(passportRecord(AMARA)),
+      writer.append(passportRecord(BWALYA)),
+    ]);
+    await writer.close();
+    expect([earlier.seq, later.seq]).toEqual([2, 3]);
+    expect(later.id).toBeGreaterThan(earlier.id);
+    expect(await verifyChain(pool, { chainId: 'oe-stall' })).toMatchObject({ ok: true, count: 3 });
+  });
+});

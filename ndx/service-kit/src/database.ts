@@ -23,6 +23,12 @@ export function createPool(connectionString: string, logger: Logger, options: Po
     application_name: options.applicationName,
   });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
+  // pg-pool listens for a connection's errors only while it is idle. One that fails while checked out (the
+  // server restarting under a transaction) would emit 'error' with no listener and crash the process; its
+  // statement is rejected anyway, and release() drops the broken connection.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => logger.warn({ err: err.message }, 'database connection failed while in use')),
+  );
   return pool;
 }
 
