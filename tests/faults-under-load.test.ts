@@ -12,9 +12,8 @@
  *   - every released value has its audit record.
  * Prints the error rate and the recovery time per fault. FAULT_ROUNDS (default 1) repeats the faults.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceName } from '@ndx/stack';
@@ -30,6 +29,7 @@ import {
   type LoadAnswer,
   type LoadClient,
 } from './support/load.ts';
+import { runNdx } from './support/ndx-cli.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
@@ -106,25 +106,7 @@ async function snapshot(): Promise<Snapshot> {
 }
 
 /** `ndx audit verify` (bin/ndx, as an operator runs it) against the stack's audit database. */
-function auditVerify(): Promise<{ code: number; stdout: string; stderr: string }> {
-  const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
-  return new Promise((done) =>
-    execFile(
-      ndx,
-      ['audit', 'verify'],
-      {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          DATABASE_URL: t.databaseUrl('ndx_audit'),
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) =>
-        done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const auditVerify = () => runNdx(['audit', 'verify'], { DATABASE_URL: t.databaseUrl('ndx_audit') }, 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,39 +1,17 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditWriter, migrateAudit, type AuditRecord } from '@ndx/audit';
 import { createPool, type Pool } from '@ndx/service-kit';
 import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { auditDatabaseUrl } from '@ndx/stack/ndx-cli';
+import { runNdx } from './support/ndx-cli.ts';
 import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
 
-const ndx = resolve(import.meta.dirname, '..', 'bin', 'ndx');
 const AMARA = '199560201234';
 const BWALYA = '852321234V';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs bin/ndx (the bash wrapper, as an operator would) with exactly this environment on top of PATH/HOME. */
-function runNdx(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      ndx,
-      args,
-      { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 let db: TestDatabase;
 let pool: Pool;

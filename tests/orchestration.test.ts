@@ -6,6 +6,7 @@ import { verifyChain } from '@ndx/audit';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { CookieJar } from '@ndx/identity-provider/testing-browser';
 import { decideInPortal } from './support/consent-portal.ts';
+import { metricSum } from './support/downstream-calls.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
 import { asSuperuserWithoutTrigger } from '@ndx/audit/testing';
 
@@ -60,21 +61,6 @@ async function graphql(
 const passportQuery = (nic: string) => graphql({ query: PASSPORT_QUERY, variables: { nic } });
 const codesByPath = (answer: GraphQLAnswer) =>
   Object.fromEntries((answer.errors ?? []).map((e) => [(e.path ?? []).join('.'), e.extensions.code]));
-
-/** The sum of a service's Prometheus samples of `name` whose labels include all of `labels`. */
-async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const sample = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (sample?.[1] !== name) continue;
-    const found = new Map(
-      [...(sample[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) sum += Number(sample[3]);
-  }
-  return sum;
-}
 
 /** Every POST the three providers (RGD, the DRP adapter, the DMT adapter) have answered, by their own count. */
 async function providerRequests(): Promise<number> {

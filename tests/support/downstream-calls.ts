@@ -1,17 +1,27 @@
 import type { TestStack } from './test-stack.ts';
 
-/** The sum of a service's `http_requests_total` samples whose labels include all of `labels`. */
-export async function requestCount(url: string, labels: Record<string, string>): Promise<number> {
+/** The sum of a service's Prometheus samples of `name` whose labels include all of `labels`. */
+export async function metricSum(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
-    const sample = /^http_requests_total\{(.*)\} (\S+)$/.exec(line);
-    if (!sample) continue;
-    const found = new Map([...sample[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) sum += Number(sample[2]);
+    const sample = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (sample?.[1] !== name) continue;
+    const found = new Map(
+      [...(sample[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) sum += Number(sample[3]);
   }
   return sum;
 }
+
+/** The requests a service answered (`http_requests_total`) whose labels include all of `labels`. */
+export const requestCount = (url: string, labels: Record<string, string>) =>
+  metricSum(url, 'http_requests_total', labels);
 
 /**
  * What the OE asked of others, by their own counters: PDP decisions (per request, or a decision table), CE consent
