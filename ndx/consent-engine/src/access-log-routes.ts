@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listAccessesForCitizen, type CitizenAccess, type CitizenAccessPage } from '@ndx/audit';
 import { BadRequestError, createPool, NdxError, type Logger, type Pool } from '@ndx/service-kit';
 import type { PurposeInfo } from './config.ts';
-import { fieldKey, parseNic, type FieldRef } from '@ndx/contract';
+import { consentPortalPaths, fieldKey, parseNic, type FieldRef } from '@ndx/contract';
 import type { ConsentStore } from './consent-store.ts';
 import { readableFieldName } from './portal/field-names.ts';
 import {
@@ -149,7 +149,7 @@ export function accessLogRoutes(options: AccessLogOptions) {
     async function register(app: FastifyInstance): Promise<void> {
       if (reader) app.addHook('onClose', () => reader.close());
 
-      app.get('/consent/mine/access', async (request, reply) => {
+      app.get(consentPortalPaths.access, async (request, reply) => {
         const session = await portal.sessionOf(request);
         if (!session?.citizenId) return portal.signIn(reply, '/consent/mine/access');
         const parsed = accessQuery.safeParse(request.query);

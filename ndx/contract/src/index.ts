@@ -9,3 +9,4 @@ export * from './ce-api.ts';
 export * from './consent-status.ts';
 export * from './end-user.ts';
 export * from './identity-admin.ts';
+export * from './public-paths.ts';

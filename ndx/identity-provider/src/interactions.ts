@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
-import { tidyNicInput } from '@ndx/contract';
+import { fudiPaths, tidyNicInput } from '@ndx/contract';
 import type { Logger } from '@ndx/service-kit';
 import type { CitizenStore } from './citizens.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -79,7 +79,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return pending && Date.now() - pending.at < 5 * 60_000 ? pending : undefined;
   };
 
-  app.get('/interaction/:uid', async (request, reply) => {
+  app.get(fudiPaths.interaction, async (request, reply) => {
     const interaction = await details(request, reply);
     if (!interaction) return expired(reply);
     if (interaction.prompt.name !== 'login') {
@@ -91,7 +91,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return send(reply, 200, loginPage({ uid, clientName: await clientName(interaction.params.client_id) }));
   });
 
-  app.post('/interaction/:uid/login', async (request, reply) => {
+  app.post(`${fudiPaths.interaction}/login`, async (request, reply) => {
     const interaction = await details(request, reply);
     if (!interaction) return expired(reply);
     const form = loginForm.safeParse(request.body ?? {});
@@ -122,7 +122,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     });
   });
 
-  app.post('/interaction/:uid/totp', async (request, reply) => {
+  app.post(`${fudiPaths.interaction}/totp`, async (request, reply) => {
     const interaction = await details(request, reply);
     if (!interaction) return expired(reply);
     const pending = pendingOf(interaction.result);
@@ -143,7 +143,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     });
   });
 
-  app.get('/interaction/:uid/abort', async (request, reply) => {
+  app.get(`${fudiPaths.interaction}/abort`, async (request, reply) => {
     const interaction = await details(request, reply);
     if (!interaction) return expired(reply);
     return finish(request, reply, {

@@ -6,6 +6,7 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { JWK } from 'jose';
+import { fudiPaths } from '@ndx/contract';
 import type { Logger, Pool } from '@ndx/service-kit';
 import { createPostgresAdapter } from './adapter.ts';
 import type { CitizenStore } from './citizens.ts';
@@ -132,8 +133,16 @@ export function createProvider(options: ProviderOptions): Provider {
         claims: () => ({ sub: citizen.nic, name: citizen.name, roles: citizen.roles }),
       };
     },
+    // The endpoints' paths are the exchange's vocabulary (the gateway routes them; @ndx/contract).
+    routes: {
+      authorization: fudiPaths.authorization,
+      jwks: fudiPaths.jwks,
+      token: fudiPaths.token,
+      userinfo: fudiPaths.userinfo,
+      end_session: fudiPaths.endSession,
+    },
     interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: (_ctx, interaction) => fudiPaths.interaction.replace(':uid', interaction.uid),
       policy: signInPolicy(),
     },
     pkce: { required: () => true },

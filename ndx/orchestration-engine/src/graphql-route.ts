@@ -11,7 +11,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { newAuditReference } from '@ndx/audit';
-import { END_USER_FORMAT, END_USER_HEADER, parseEndUser, type EndUser } from '@ndx/contract';
+import { END_USER_FORMAT, END_USER_HEADER, ndxApiPaths, parseEndUser, type EndUser } from '@ndx/contract';
 import { currentTrace, NdxError, parseTraceparent, type TokenVerifier } from '@ndx/service-kit';
 import { authenticateConsumer, type Consumer } from './consumer-auth.ts';
 import type { ConsumerRegistry } from './consumer-registry.ts';
@@ -146,7 +146,7 @@ export async function registerGraphQLRoute(
   const steps = requestSteps(options);
   app.route({
     method: 'POST',
-    url: '/graphql',
+    url: ndxApiPaths.graphql,
     bodyLimit: limits.maxBodyBytes,
     // Before the body is read: only JSON is a GraphQL request here (a form or text/plain post is a CSRF vector).
     onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -201,7 +201,7 @@ export async function registerGraphQLRoute(
   // POST only: a GET would put citizens' NICs in URLs (and proxies' logs) and is a CSRF vector.
   app.route({
     method: ['GET', 'PUT', 'PATCH', 'DELETE'],
-    url: '/graphql',
+    url: ndxApiPaths.graphql,
     handler: async (request: FastifyRequest, reply: FastifyReply) =>
       refuse(request, reply, new MethodNotAllowedError(request.method)),
   });

@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { consentPortalPaths } from '@ndx/contract';
 import { BadRequestError, NdxError, type Logger } from '@ndx/service-kit';
 import type { ConsentRecord, Decision } from '../consent-lifecycle.ts';
 import type { ConsentStore } from '../consent-store.ts';
@@ -143,7 +144,7 @@ export function portalRoutes(options: PortalOptions) {
       return page(reply, status, messagePage(title, message, contextOf(session)));
     });
 
-    app.get('/consent/mine', async (request, reply) => {
+    app.get(consentPortalPaths.mine, async (request, reply) => {
       const session = await sessionOf(request);
       if (!session?.citizenId) return signIn(reply, '/consent/mine');
       const consents = await store.listForCitizen(session.citizenId);
@@ -161,14 +162,14 @@ export function portalRoutes(options: PortalOptions) {
     const kit: PortalKit = { sessionOf, signIn, page, contextOf };
     for (const pagePlugin of options.pages ?? []) await app.register(pagePlugin(kit));
 
-    app.post('/consent/mine/:id/revoke', async (request, reply) => {
+    app.post(consentPortalPaths.revoke, async (request, reply) => {
       const session = await requireCsrf(request, request.body);
       const { id } = parseOr400(idParams, request.params);
       await store.revoke(id, { type: 'citizen', id: session.citizenId });
       return reply.redirect('/consent/mine?done=revoked', 303);
     });
 
-    app.get('/consent/:id', async (request, reply) => {
+    app.get(consentPortalPaths.consent, async (request, reply) => {
       const { id } = parseOr400(idParams, request.params);
       const query = parseOr400(consentQuery, request.query);
       const consent = await store.get(id);
@@ -195,7 +196,7 @@ export function portalRoutes(options: PortalOptions) {
       );
     });
 
-    app.post('/consent/:id/decision', async (request, reply) => {
+    app.post(consentPortalPaths.decision, async (request, reply) => {
       const session = await requireCsrf(request, request.body);
       const { id } = parseOr400(idParams, request.params);
       const form = parseOr400(decisionForm, request.body);
@@ -217,7 +218,7 @@ export function portalRoutes(options: PortalOptions) {
       return page(reply, 200, messagePage(outcome.title, outcome.message(granted), contextOf(session)));
     });
 
-    app.get('/auth/callback', async (request, reply) => {
+    app.get(consentPortalPaths.signInCallback, async (request, reply) => {
       const session = await sessionOf(request);
       const query = request.query as Record<string, string | undefined>;
       if (!session?.login) throw new SignInRequiredError();
@@ -246,7 +247,7 @@ export function portalRoutes(options: PortalOptions) {
       return reply.redirect(returnTo, 303);
     });
 
-    app.post('/auth/logout', async (request, reply) => {
+    app.post(consentPortalPaths.signOut, async (request, reply) => {
       const session = await sessionOf(request);
       if (!csrfMatches(session, (request.body as { csrf?: unknown } | undefined)?.csrf))
         throw new CsrfTokenError();
