@@ -134,8 +134,14 @@ describe('the gateway’s routes', () => {
 
   it('expose no internal API: decisions, consent checks, admin APIs, health and metrics stay inside', () => {
     const internal = [
-      ...[consentApiPaths, policyApiPaths, identityAdminPaths, decisionTablePaths, consumerRegistryPaths].flatMap(
-        (paths) => Object.values(paths).map((p) => (typeof p === 'function' ? p('sample-id') : sample(p))),
+      ...[
+        consentApiPaths,
+        policyApiPaths,
+        identityAdminPaths,
+        decisionTablePaths,
+        consumerRegistryPaths,
+      ].flatMap((paths) =>
+        Object.values(paths).map((p) => (typeof p === 'function' ? p('sample-id') : sample(p))),
       ),
       '/metrics',
       '/ready',
@@ -207,10 +213,13 @@ describe('the gateway’s checks on /graphql', () => {
 });
 
 describe('the gateway’s other routes', () => {
-  it.each(['consent-portal', 'fudi'])('%s is limited per client address (its callers are anonymous)', (id) => {
-    const limit = limitReqSchema.parse(routeOf(id).plugins['limit-req']);
-    expect(limit.key).toBe('remote_addr');
-  });
+  it.each(['consent-portal', 'fudi'])(
+    '%s is limited per client address (its callers are anonymous)',
+    (id) => {
+      const limit = limitReqSchema.parse(routeOf(id).plugins['limit-req']);
+      expect(limit.key).toBe('remote_addr');
+    },
+  );
 });
 
 /** The local stack's wiring context (./init.sh's default ports); secrets are placeholders, never read here. */
