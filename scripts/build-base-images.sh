@@ -31,6 +31,8 @@ die() { echo "base-images: $*" >&2; exit 1; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 # Every step is bounded: a hung mirror or registry fails the build instead of stalling it.
 bounded() { local seconds="$1"; shift; timeout --kill-after=10 "$seconds" "$@"; }
+# docker build -q prints the image id, and the legacy builder's deprecation notice, which is all noise here.
+build() { bounded 900 docker build -q "$@" 2> >(grep -v -E 'DEPRECATED|legacy builder|buildx|^\s*$' >&2) >/dev/null; }
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers (start dockerd, or run ./.ci/run which starts one)"
 
@@ -101,7 +103,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt NODE_VERSION=$node_version
 CMD ["node"]
 EOF
-  bounded 600 docker build -q -t "$node_image" "$work/node" >/dev/null || die "building $node_image failed"
+  build -t "$node_image" "$work/node" || die "building $node_image failed"
   say "built $node_image ($(docker run --rm "$node_image" node --version)) in $((SECONDS - started)) s"
 fi
 
@@ -127,7 +129,7 @@ USER postgres
 EXPOSE 5432
 CMD ["postgres"]
 EOF
-  bounded 900 docker build -q -t "$postgres_image" "$work/postgres" >/dev/null || die "building $postgres_image failed"
+  build -t "$postgres_image" "$work/postgres" || die "building $postgres_image failed"
   say "built $postgres_image in $((SECONDS - started)) s"
 fi
 say "ready: NODE_BASE=$node_image POSTGRES_IMAGE=$postgres_image"

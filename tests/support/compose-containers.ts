@@ -128,9 +128,9 @@ export interface StartedService {
 }
 
 /**
- * Starts one replica of a compose service on the network, waits until its health check passes (the compose
- * file's or the image's HEALTHCHECK) and returns it. `replica` > 1 starts another container of the same service,
- * as `--scale` does (same aliases: the network's DNS answers with both).
+ * Starts one container of a compose service on the network, waits until its health check passes (the compose
+ * file's or the image's HEALTHCHECK) and returns it. Called twice for one service, it starts a second replica, as
+ * `--scale` does (same aliases: the network's DNS answers with both).
  */
 export async function startComposeService(
   compose: ComposeFile,
