@@ -6,14 +6,9 @@ cd "$(dirname "$0")"
 for arg in "$@"; do
   case "$arg" in
     --docker)
-      if ! docker info >/dev/null 2>&1; then
-        echo "init: --docker needs a running Docker engine; none answers here. Run ./init.sh without --docker." >&2
-        exit 1
-      fi
       source scripts/use-node.sh
       [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
-      node ndx/stack/src/compose-env.ts
-      exec docker compose up --build
+      exec scripts/docker-stack.sh "$@"
       ;;
   esac
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, then type-checks, lints and runs every test
-# (unit, integration with a real embedded PostgreSQL, end-to-end, browser) once.
+# (unit, integration with a real embedded PostgreSQL, end-to-end, browser, and the stack in containers where a
+# Docker engine answers: tests/containers.test.ts, which builds the images it needs) once.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,5 +29,10 @@ npx tsc -p tsconfig.json --noEmit
 echo "test: lint and format"
 npx eslint --max-warnings=0 .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+if docker info >/dev/null 2>&1; then
+  echo "test: a Docker engine answers: tests/containers.test.ts runs the stack in containers"
+else
+  echo "test: NO Docker engine answers: tests/containers.test.ts will be SKIPPED (.ci/run installs and starts one)" >&2
+fi
 echo "test: unit, integration, end-to-end and browser tests"
 npx vitest run "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs once inside the postgres container on first start: one database and owning role per service.
+# Run once by entrypoint.sh on the postgres container's first start: one database and owning role per service.
 # NDX_DATABASES is "db:password,db:password,…" (generated into .secrets/compose/postgres.env).
 set -euo pipefail
 IFS=',' read -ra entries <<<"${NDX_DATABASES:?}"

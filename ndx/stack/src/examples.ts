@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import type { RunningStack } from './launcher.ts';
 
 /** Copy-paste examples printed by init.sh once everything is ready; each names only things that work. */
-export function examples(stack: RunningStack): string[] {
+export function examples(stack: Pick<RunningStack, 'context' | 'services' | 'secretsFile'>): string[] {
   const { context } = stack;
   const has = (name: string) => stack.services.some((s) => s.name === name);
   const inRepo = relative(context.repoRoot, stack.secretsFile);

@@ -27,9 +27,10 @@ import {
  * Node.js options per service. The OE allocates a lot of short-lived garbage per query while requests wait on
  * the PDP, CE and providers; with V8's default young generation (semi-spaces up to 16 MB on 64-bit) its heap grew
  * to ~200 MB and its RSS to ~277 MB with 32 clients, with 4 MB semi-spaces to ~114 MB and ~212 MB at the same
- * throughput (measured on the 2-core machine, see docs/operator-guide.md "Memory").
+ * throughput (measured on the 2-core machine, see docs/operator-guide.md "Memory"). The container env files carry
+ * the same options as NODE_OPTIONS (compose-env.ts).
  */
-const NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
+export const NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
   'orchestration-engine': ['--max-semi-space-size=4'],
 };
 

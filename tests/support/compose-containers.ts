@@ -1,0 +1,196 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
+import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import type { ComposeEnv } from '@ndx/stack/compose-env';
+import { repoRoot } from './test-stack.ts';
+
+/**
+ * docker-compose.yml's services started with testcontainers (GenericContainer and Network): testcontainers'
+ * own compose support drives `docker compose` v2, which Debian 12 does not ship (its docker-compose is 1.29).
+ * What is read from the compose file: image, user, entrypoint, working_dir, volumes (bind mounts), healthcheck,
+ * network aliases, published ports (exposed on random host ports here), depends_on (start order) and profiles
+ * (a service in a profile is left out, as `docker compose up` leaves it). The env comes from composeEnv, the
+ * function that writes the compose stack's env files.
+ */
+
+/** Set on every container the containers test starts (its network is named NETWORK_PREFIX…), so a run can clear what a killed run left. */
+export const TEST_LABEL = 'org.ndx.test';
+const TEST_LABEL_VALUE = 'containers';
+const NETWORK_PREFIX = 'ndx-containers-test-';
+
+interface ComposeService {
+  image?: string;
+  user?: string;
+  entrypoint?: string[];
+  working_dir?: string;
+  volumes?: string[];
+  ports?: string[];
+  profiles?: string[];
+  depends_on?: Record<string, unknown>;
+  healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number };
+  networks?: { default?: { aliases?: string[] } };
+}
+
+export interface ComposeFile {
+  services: Record<string, ComposeService>;
+}
+
+/** A Docker engine that answers `docker info` within 15 s, or the reason there is none. */
+export function dockerEngine(): { available: true } | { available: false; reason: string } {
+  const info = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+    timeout: 15_000,
+    encoding: 'utf8',
+  });
+  if (info.error) return { available: false, reason: `no docker client (${info.error.message})` };
+  if (info.status !== 0)
+    return { available: false, reason: info.stderr.trim().split('\n')[0] ?? 'docker info failed' };
+  return { available: true };
+}
+
+/** Runs a command to completion within timeoutMs; rejects with its output when it fails. */
+export function run(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  return new Promise<string>((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd: repoRoot, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`))
+          : resolve(stdout),
+    );
+  });
+}
+
+/** Removes containers and networks a previous containers test left behind (a killed run cannot clean up). */
+export async function removeLeftovers(): Promise<void> {
+  const ids = (
+    await run('docker', ['ps', '-aq', '--filter', `label=${TEST_LABEL}=${TEST_LABEL_VALUE}`], 30_000)
+  )
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length) await run('docker', ['rm', '-f', '-v', ...ids], 60_000);
+  const networks = (
+    await run('docker', ['network', 'ls', '-q', '--filter', `name=${NETWORK_PREFIX}`], 30_000)
+  )
+    .split('\n')
+    .filter(Boolean);
+  if (networks.length) await run('docker', ['network', 'rm', ...networks], 60_000);
+}
+
+export function readComposeFile(file = join(repoRoot, 'docker-compose.yml')): ComposeFile {
+  return parse(readFileSync(file, 'utf8'), { merge: true }) as ComposeFile;
+}
+
+/** The services `docker compose up` starts (no profile), in start waves: each depends only on earlier waves. */
+export function startWaves(compose: ComposeFile): string[][] {
+  const names = Object.keys(compose.services).filter((n) => !compose.services[n]!.profiles?.length);
+  const waves: string[][] = [];
+  const placed = new Set<string>();
+  while (placed.size < names.length) {
+    const wave = names.filter(
+      (n) => !placed.has(n) && Object.keys(compose.services[n]!.depends_on ?? {}).every((d) => placed.has(d)),
+    );
+    if (!wave.length) throw new Error('docker-compose.yml: a depends_on cycle');
+    waves.push(wave);
+    wave.forEach((n) => placed.add(n));
+  }
+  return waves;
+}
+
+/** `${NAME:-default}` in a compose value, resolved from the environment as compose does. */
+function interpolate(value: string): string {
+  return value.replace(
+    /\$\{(\w+):-([^}]*)\}/g,
+    (_, name: string, fallback: string) => process.env[name] || fallback,
+  );
+}
+
+/** "2s" / "500ms" / "1m" in milliseconds. */
+function duration(value: string | undefined, fallbackMs: number): number {
+  const match = value ? /^(\d+)(ms|s|m)$/.exec(value) : null;
+  if (!match) return fallbackMs;
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
+}
+
+export interface StartedService {
+  name: string;
+  container: StartedTestContainer;
+  /** The host URL of a port the compose file publishes (random host port here). */
+  url: (containerPort: number) => string;
+}
+
+/**
+ * Starts one container of a compose service on the network, waits until its health check passes (the compose
+ * file's or the image's HEALTHCHECK) and returns it. Called twice for one service, it starts a second replica, as
+ * `--scale` does (same aliases: the network's DNS answers with both).
+ */
+export async function startComposeService(
+  compose: ComposeFile,
+  name: string,
+  env: ComposeEnv,
+  network: StartedNetwork,
+  startupTimeoutMs: number,
+): Promise<StartedService> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const spec = compose.services[name];
+  if (!spec?.image) throw new Error(`docker-compose.yml: service ${name} has no image`);
+  let container = new GenericContainer(interpolate(spec.image))
+    .withPullPolicy({ shouldPull: () => false })
+    .withNetwork(network)
+    .withNetworkAliases(name, ...(spec.networks?.default?.aliases ?? []))
+    .withEnvironment(env[name as keyof ComposeEnv] ?? {})
+    .withLabels({ [TEST_LABEL]: TEST_LABEL_VALUE, 'org.ndx.service': name })
+    .withWaitStrategy(Wait.forHealthCheck())
+    .withStartupTimeout(startupTimeoutMs);
+  if (spec.user) container = container.withUser(spec.user);
+  if (spec.entrypoint) container = container.withEntrypoint(spec.entrypoint);
+  if (spec.working_dir) container = container.withWorkingDir(spec.working_dir);
+  const binds = (spec.volumes ?? [])
+    .map((v) => v.split(':'))
+    .filter(([source]) => source!.startsWith('.') || isAbsolute(source!))
+    .map(([source, target, mode]) => ({
+      source: isAbsolute(source!) ? source! : join(repoRoot, source!),
+      target: target!,
+      mode: (mode === 'ro' ? 'ro' : 'rw') as 'ro' | 'rw',
+    }));
+  if (binds.length) container = container.withBindMounts(binds);
+  if (spec.healthcheck) {
+    const [kind, ...rest] = spec.healthcheck.test;
+    container = container.withHealthCheck({
+      test: kind === 'CMD-SHELL' ? ['CMD-SHELL', rest.join(' ')] : ['CMD', ...rest],
+      interval: duration(spec.healthcheck.interval, 5000),
+      timeout: duration(spec.healthcheck.timeout, 10_000),
+      retries: spec.healthcheck.retries ?? 5,
+    });
+  }
+  const published = (spec.ports ?? []).map((p) => Number(interpolate(p).split(':').pop()));
+  if (published.length) container = container.withExposedPorts(...published);
+  const started = await container.start();
+  return {
+    name,
+    container: started,
+    url: (port) => `http://127.0.0.1:${started.getMappedPort(port)}`,
+  };
+}
+
+/** Starts the test's network (named with a known prefix, so leftovers can be found). */
+export async function startNetwork(): Promise<StartedNetwork> {
+  const { Network } = await import('testcontainers');
+  const name = `${NETWORK_PREFIX}${Date.now().toString(36)}`;
+  return new Network({ nextUuid: () => name }).start();
+}
+
+/** The last lines of a container's log, for a failure message. */
+export async function logTail(container: StartedTestContainer, lines = 30): Promise<string> {
+  return run('docker', ['logs', '--tail', String(lines), container.getId()], 30_000).catch(
+    (err: Error) => err.message,
+  );
+}
