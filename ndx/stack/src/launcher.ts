@@ -323,6 +323,10 @@ function serviceEnv(service: ServiceDefinition, context: StackContext): Record<s
   );
   return {
     ...inherited,
+    // V8's code cache on disk: a service (re)started after the first loads its modules without compiling them
+    // again (about 15 % of a stack's start here). Node ignores a cache it cannot use.
+    NODE_COMPILE_CACHE:
+      process.env.NODE_COMPILE_CACHE ?? join(context.repoRoot, 'node_modules', '.cache', 'ndx-node-compile'),
     PORT: String(context.port(service.name)),
     HOST: '127.0.0.1',
     LOG_LEVEL: context.logLevel,
