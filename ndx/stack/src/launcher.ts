@@ -46,6 +46,11 @@ export interface StackOptions {
   portOffset?: number;
   /** An existing PostgreSQL server (admin URL); otherwise an embedded one is started. */
   databaseUrl?: string;
+  /**
+   * Put before every database and role name this stack creates on the server (e.g. `s1200_`), so that several
+   * stacks can share one server (the end-to-end tests do). Default none: the catalogue's names.
+   */
+  databasePrefix?: string;
   /** Wipe the data folder before starting. */
   reset?: boolean;
   logLevel?: string;
@@ -174,14 +179,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
 
     const databases = selected.filter((s) => s.database).map((s) => s.database as string);
-    const databaseUrls = await provisionDatabases(
+    const prefix = options.databasePrefix ?? '';
+    const provisioned = await provisionDatabases(
       adminUrl,
       databases.map((database) => ({
-        database,
-        role: `${database}_owner`,
+        database: `${prefix}${database}`,
+        role: `${prefix}${database}_owner`,
         password: secrets.get(`postgres.${database}`),
       })),
     );
+    const databaseUrls = Object.fromEntries(databases.map((d) => [d, provisioned[`${prefix}${d}`]]));
 
     const context: StackContext = {
       repoRoot: options.repoRoot,
