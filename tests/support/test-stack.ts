@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { postgresAdminUrl } from '@ndx/service-kit/testing';
+import { stackPortOffset } from './port-offset.ts';
 import { startStack, type RunningStack, type ServiceName, type StackOptions } from '@ndx/stack';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -54,7 +55,7 @@ export async function startTestStack(
   let dataDir = '';
   let lastError: unknown;
   for (let attempt = 0; attempt < 4 && !stack; attempt++) {
-    const offset = 11_000 + 100 * Math.floor(Math.random() * 80);
+    const offset = stackPortOffset(11_000);
     dataDir = options.dataDir ?? join(folder, `data-${attempt}`);
     try {
       stack = await startStack({
@@ -119,10 +120,12 @@ async function dropPrefixed(adminUrl: string, prefix: string): Promise<void> {
       'SELECT datname AS name FROM pg_database WHERE datname LIKE $1',
       [like],
     );
-    for (const { name } of databases.rows) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    const roles = await client.query<{ name: string }>('SELECT rolname AS name FROM pg_roles WHERE rolname LIKE $1', [
-      like,
-    ]);
+    for (const { name } of databases.rows)
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    const roles = await client.query<{ name: string }>(
+      'SELECT rolname AS name FROM pg_roles WHERE rolname LIKE $1',
+      [like],
+    );
     for (const { name } of roles.rows) await client.query(`DROP ROLE IF EXISTS "${name}"`);
   } finally {
     await client.end();

@@ -102,8 +102,7 @@ export interface RunningStack {
 
 /**
  * Starts PostgreSQL (embedded unless databaseUrl), provisions a database and role per service,
- * runs each service's prepare script (seeding), then starts the services in dependency waves,
- * each wave waiting for every /ready. On any failure everything started so far is stopped.
+ * then prepares (seeds) and starts each service as soon as every service it depends on answers /ready. On any failure everything started so far is stopped.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = options.dataDir ?? join(options.repoRoot, '.data');
@@ -250,26 +249,39 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
     };
 
-    for (const wave of startWaves(selected)) {
-      await Promise.all(
-        wave.map(async (service) => {
-          const cwd = join(options.repoRoot, service.dir);
-          const env = envs.get(service.name)!;
+    /** Prepares and launches a service once every service it depends on is ready. */
+    const started = new Map<ServiceName, Promise<void>>();
+    const selectedNames = new Set(selected.map((s) => s.name));
+    const startInOrder = (service: ServiceDefinition): Promise<void> => {
+      let done = started.get(service.name);
+      if (!done) {
+        done = (async () => {
+          const dependencies = selected.filter(
+            (s) => service.dependsOn.includes(s.name) && selectedNames.has(s.name),
+          );
+          await Promise.all(dependencies.map(startInOrder));
           if (service.wiring.prepareScript) {
             print(`preparing ${service.name} (${service.wiring.prepareScript})`);
             await runNodeScript({
               name: service.name,
               script: service.wiring.prepareScript,
-              cwd,
-              env,
+              cwd: join(options.repoRoot, service.dir),
+              env: envs.get(service.name)!,
               onLine: printServiceLog,
               consoleLevel,
             });
           }
           await launch(service);
-        }),
-      );
-    }
+        })();
+        started.set(service.name, done);
+      }
+      return done;
+    };
+    startWaves(selected); // refuses a dependency cycle before anything starts
+    // Settle every start before failing, so that no process is launched after stop() ran.
+    const outcomes = await Promise.allSettled(selected.map(startInOrder));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
     const processOf = (name: ServiceName) => processes.find((p) => p.name === name);
     const pid = (name: ServiceName) => processOf(name)?.child.pid;
     const killService = async (name: ServiceName, signal: NodeJS.Signals = 'SIGKILL') => {
