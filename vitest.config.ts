@@ -1,6 +1,16 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+/** Stack tests whose figures (throughput, latency, recovery time) another stack starting beside them would skew. */
+const timingSensitive = [
+  'tests/soak.test.ts',
+  'tests/faults-under-load.test.ts',
+  'tests/rate-limit.test.ts',
+  'tests/revocation-under-load.test.ts',
+  'tests/orchestration-faults.test.ts',
+  'tests/supervision.test.ts',
+];
+
 // One graphql module for our code and for Apollo (which loads graphql's CommonJS build): two copies would
 // reject each other's schemas ("from another module or realm").
 const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
@@ -8,7 +18,6 @@ const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
 export default defineConfig({
   resolve: { alias: { graphql: graphqlEntry } },
   test: {
-    include: ['ndx/*/test/**/*.test.ts', 'members/**/test/**/*.test.ts', 'tests/**/*.test.ts'],
     exclude: ['**/node_modules/**', '.tools/**'],
     globalSetup: ['tests/support/postgres-global-setup.ts'],
     pool: 'forks',
@@ -16,5 +25,44 @@ export default defineConfig({
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     reporters: ['default'],
+    projects: [
+      {
+        // Each package's own tests (unit, and integration on a database of the shared PostgreSQL): two files
+        // at a time, first.
+        extends: true,
+        test: {
+          name: 'packages',
+          include: ['ndx/*/test/**/*.test.ts', 'members/**/test/**/*.test.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // The whole stack per file: two files at a time (each stack on its own ports and databases), after
+        // the packages.
+        extends: true,
+        test: {
+          name: 'stack',
+          include: ['tests/**/*.test.ts'],
+          // Two stacks share two cores: a step that waits on another stack's CPU gets more time before it
+          // counts as hung.
+          testTimeout: 60_000,
+          exclude: ['**/node_modules/**', '.tools/**', ...timingSensitive],
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // Load, faults and the soak measure throughput, latency and recovery: one file at a time, last, so
+        // that no other stack starts next to them.
+        extends: true,
+        test: {
+          name: 'stack-alone',
+          include: timingSensitive,
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

@@ -88,7 +88,7 @@ describe('ndx backup and ndx restore', () => {
     'restore a running stack’s consents, audit trail and answers into a fresh stack',
     { timeout: 600_000 },
     async () => {
-      original = await startTestStack();
+      original = await startTestStack({ ownPostgres: true });
       // A consent with its events, and audit records of the asking and of the release.
       const asked = await passportQuery(original);
       const request = asked.errors!.find((e) => e.extensions['code'] === 'CONSENT_REQUIRED')!.extensions;

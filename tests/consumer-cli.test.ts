@@ -68,7 +68,7 @@ const addBorderApp = (extra: string[] = []) =>
   ]);
 
 beforeAll(async () => {
-  t = await startTestStack();
+  t = await startTestStack({ ownPostgres: true });
 });
 
 afterAll(async () => {

@@ -192,7 +192,7 @@ function diagnose(r: FaultReport, answers: LoadAnswer[]): string {
 }
 
 beforeAll(async () => {
-  t = await startTestStack({ only: ['orchestration-engine'] });
+  t = await startTestStack({ only: ['orchestration-engine'], ownPostgres: true });
   const operatorToken = await t.clientToken('ndx-operator', 'urn:ndx:consent', 'admin');
   nics = await consentedCitizens(t, operatorToken, CITIZENS);
   client = loadClient(

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { services } from '@ndx/stack';
+import { stackPortOffset } from './support/port-offset.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -29,24 +30,24 @@ function canListen(port: number): Promise<boolean> {
 }
 
 /**
- * A random port offset in [min, min + span) at which no service port (nor PostgreSQL's) is in use, so a test
+ * A random port offset from min (see stackPortOffset) at which no service port (nor PostgreSQL's) is in use, so a test
  * stack started by another test file at the same time cannot make this one fail for the wrong port.
  */
-async function freeOffset(min: number, span: number): Promise<number> {
+async function freeOffset(min: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = min + Math.floor(Math.random() * span);
+    const offset = stackPortOffset(min, 10);
     const ports = [5432, ...services.map((s) => s.defaultPort)].map((p) => p + offset);
     const free = await Promise.all(ports.map(canListen));
     if (!free.includes(false)) return offset;
   }
-  throw new Error(`no free port offset in [${min}, ${min + span})`);
+  throw new Error(`no free port offset from ${min}`);
 }
 
 describe('./init.sh', () => {
   it('brings every service to ready, and Ctrl-C leaves no process and no open port behind', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ndx-init-'));
     await chmod(dataDir, 0o755);
-    const offset = await freeOffset(20_000, 2_000);
+    const offset = await freeOffset(19_000);
     const child = spawn('./init.sh', ['--quiet'], {
       cwd: repoRoot,
       env: {
@@ -104,7 +105,7 @@ describe('./init.sh', () => {
   }, 300_000);
 
   it('a port already in use stops the start with a message naming the service and the port', async () => {
-    const offset = await freeOffset(22_000, 1_000);
+    const offset = await freeOffset(21_000);
     const taken = createServer();
     await new Promise<void>((done) => taken.listen(8082 + offset, '127.0.0.1', done));
     try {

@@ -131,7 +131,7 @@ beforeAll(async () => {
   passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
   operatorToken = await t.clientToken('ndx-operator', 'urn:ndx:consent', 'admin');
   redirectUri = `${t.url('passport-app')}/consent/return`;
-  audit = new pg.Pool({ connectionString: t.stack.postgresAdminUrl.replace(/\/postgres$/, '/ndx_audit') });
+  audit = new pg.Pool({ connectionString: t.databaseUrl('ndx_audit') });
 
   [approved[amara.nic], approved[bwalya.nic], approved[esther.nic]] = await Promise.all([
     decide(amara, 'approve-all'),

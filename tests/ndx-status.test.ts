@@ -36,7 +36,7 @@ async function askForAmara(): Promise<void> {
 }
 
 beforeAll(async () => {
-  t = await startTestStack();
+  t = await startTestStack({ ownPostgres: true });
   auditPool = new pg.Pool({ connectionString: t.databaseUrl('ndx_audit'), max: 2 });
   passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
   await askForAmara();

@@ -100,7 +100,7 @@ async function approveAll(person: Citizen): Promise<void> {
 }
 
 beforeAll(async () => {
-  t = await startTestStack({ only: ['orchestration-engine'] });
+  t = await startTestStack({ only: ['orchestration-engine'], ownPostgres: true });
   passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
   redirectUri = `${t.url('passport-app')}/consent/return`;
 }, 240_000);

@@ -7,6 +7,7 @@ import { launchChromium } from '@ndx/service-kit/testing-chromium';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoOfficers, SecretStore, startStack, type RunningStack } from '@ndx/stack';
 import { demoCitizens } from '@ndx/synthetic-data';
+import { stackPortOffset } from './support/port-offset.ts';
 
 /**
  * The passport journey end to end, in Debian's Chromium, against the real stack started the way
@@ -18,9 +19,7 @@ import { demoCitizens } from '@ndx/synthetic-data';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const ARTIFACTS = join(repoRoot, 'test-artifacts', 'passport-journey');
-const PORT_OFFSET = Number(
-  process.env.PASSPORT_JOURNEY_PORT_OFFSET ?? 23_000 + Math.floor(Math.random() * 2_000),
-);
+const PORT_OFFSET = Number(process.env.PASSPORT_JOURNEY_PORT_OFFSET ?? stackPortOffset(19_000, 10));
 
 const citizen = (nic: string) => {
   const found = demoCitizens.find((c) => c.nic === nic);

@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { postgresAdminUrl } from '@ndx/service-kit/testing';
+import { stackPortOffset } from './port-offset.ts';
 import { startStack, type RunningStack, type ServiceName, type StackOptions } from '@ndx/stack';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -34,16 +38,24 @@ export async function startTestStack(
     supervise?: StackOptions['supervise'];
     /** Where the launcher's progress and reports go (default nowhere). */
     print?: (line: string) => void;
+    /**
+     * An embedded PostgreSQL of its own, in the data folder, as ./init.sh runs it: for tests that restart
+     * PostgreSQL or run bin/ndx (which finds the databases by the local stack's layout). Otherwise the stack's
+     * databases, under a prefix of their own, live on the test run's shared server and are dropped at stop.
+     */
+    ownPostgres?: boolean;
   } = {},
 ): Promise<TestStack> {
   const folder = await mkdtemp(join(tmpdir(), 'ndx-stack-'));
   await chmod(folder, 0o755);
   process.env.SEED_CITIZENS = String(options.seedCitizens ?? 2_000);
+  const sharedServer = options.ownPostgres || options.dataDir ? undefined : postgresAdminUrl();
+  const databasePrefix = `s${randomBytes(4).toString('hex')}_`;
   let stack: RunningStack | undefined;
   let dataDir = '';
   let lastError: unknown;
   for (let attempt = 0; attempt < 4 && !stack; attempt++) {
-    const offset = 11_000 + 100 * Math.floor(Math.random() * 80);
+    const offset = stackPortOffset(11_000);
     dataDir = options.dataDir ?? join(folder, `data-${attempt}`);
     try {
       stack = await startStack({
@@ -55,6 +67,7 @@ export async function startTestStack(
         logLevel: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'warn',
         print: options.print ?? (() => undefined),
         ...(options.supervise ? { supervise: options.supervise } : {}),
+        ...(sharedServer ? { databaseUrl: sharedServer, databasePrefix } : {}),
         printServiceLog: process.env.TEST_LOG_LEVEL ? (line) => console.error(line) : () => undefined,
       });
     } catch (err) {
@@ -91,7 +104,30 @@ export async function startTestStack(
     },
     stop: async () => {
       await running.stop();
+      if (sharedServer) await dropPrefixed(sharedServer, databasePrefix);
       await rm(folder, { recursive: true, force: true });
     },
   };
+}
+
+/** Drops the databases and roles a stack made on the shared server. */
+async function dropPrefixed(adminUrl: string, prefix: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const like = `${prefix.replaceAll('_', '\\_')}%`;
+    const databases = await client.query<{ name: string }>(
+      'SELECT datname AS name FROM pg_database WHERE datname LIKE $1',
+      [like],
+    );
+    for (const { name } of databases.rows)
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    const roles = await client.query<{ name: string }>(
+      'SELECT rolname AS name FROM pg_roles WHERE rolname LIKE $1',
+      [like],
+    );
+    for (const { name } of roles.rows) await client.query(`DROP ROLE IF EXISTS "${name}"`);
+  } finally {
+    await client.end();
+  }
 }

@@ -63,11 +63,14 @@ export async function buildIdentityProvider(
     });
     await keys.ensureActiveKey();
     await clients.syncFromConfig(config.FUDI_CLIENTS);
-    for (const account of config.FUDI_SEED_ACCOUNTS) {
-      if (await citizens.insertIfMissing(account)) {
-        logger.info({ nic: account.nic }, 'seed citizen account created');
-      }
-    }
+    // Concurrently: each new account costs a scrypt hash, which runs on libuv's thread pool.
+    await Promise.all(
+      config.FUDI_SEED_ACCOUNTS.map(async (account) => {
+        if (await citizens.insertIfMissing(account)) {
+          logger.info({ nic: account.nic }, 'seed citizen account created');
+        }
+      }),
+    );
 
     const build = (jwks: JWK[]) =>
       createProvider({

@@ -47,6 +47,11 @@ export interface StackOptions {
   portOffset?: number;
   /** An existing PostgreSQL server (admin URL); otherwise an embedded one is started. */
   databaseUrl?: string;
+  /**
+   * Put before every database and role name this stack creates on the server (e.g. `s1200_`), so that several
+   * stacks can share one server (the end-to-end tests do). Default none: the catalogue's names.
+   */
+  databasePrefix?: string;
   /** Wipe the data folder before starting. */
   reset?: boolean;
   logLevel?: string;
@@ -98,8 +103,7 @@ export interface RunningStack {
 
 /**
  * Starts PostgreSQL (embedded unless databaseUrl), provisions a database and role per service,
- * runs each service's prepare script (seeding), then starts the services in dependency waves,
- * each wave waiting for every /ready. On any failure everything started so far is stopped.
+ * then prepares (seeds) and starts each service as soon as every service it depends on answers /ready. On any failure everything started so far is stopped.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = options.dataDir ?? join(options.repoRoot, '.data');
@@ -175,14 +179,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
 
     const databases = selected.filter((s) => s.database).map((s) => s.database as string);
-    const databaseUrls = await provisionDatabases(
+    const prefix = options.databasePrefix ?? '';
+    const provisioned = await provisionDatabases(
       adminUrl,
       databases.map((database) => ({
-        database,
-        role: `${database}_owner`,
+        database: `${prefix}${database}`,
+        role: `${prefix}${database}_owner`,
         password: secrets.get(`postgres.${database}`),
       })),
     );
+    const databaseUrls = Object.fromEntries(databases.map((d) => [d, provisioned[`${prefix}${d}`]]));
 
     const context: StackContext = {
       repoRoot: options.repoRoot,
@@ -244,26 +250,39 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       print(`ready    ${service.name.padEnd(22)} ${context.url(service.name)}`);
     };
 
-    for (const wave of startWaves(selected)) {
-      await Promise.all(
-        wave.map(async (service) => {
-          const cwd = join(options.repoRoot, service.dir);
-          const env = envs.get(service.name)!;
+    /** Prepares and launches a service once every service it depends on is ready. */
+    const started = new Map<ServiceName, Promise<void>>();
+    const selectedNames = new Set(selected.map((s) => s.name));
+    const startInOrder = (service: ServiceDefinition): Promise<void> => {
+      let done = started.get(service.name);
+      if (!done) {
+        done = (async () => {
+          const dependencies = selected.filter(
+            (s) => service.dependsOn.includes(s.name) && selectedNames.has(s.name),
+          );
+          await Promise.all(dependencies.map(startInOrder));
           if (service.wiring.prepareScript) {
             print(`preparing ${service.name} (${service.wiring.prepareScript})`);
             await runNodeScript({
               name: service.name,
               script: service.wiring.prepareScript,
-              cwd,
-              env,
+              cwd: join(options.repoRoot, service.dir),
+              env: envs.get(service.name)!,
               onLine: printServiceLog,
               consoleLevel,
             });
           }
           await launch(service);
-        }),
-      );
-    }
+        })();
+        started.set(service.name, done);
+      }
+      return done;
+    };
+    startWaves(selected); // refuses a dependency cycle before anything starts
+    // Settle every start before failing, so that no process is launched after stop() ran.
+    const outcomes = await Promise.allSettled(selected.map(startInOrder));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
     const processOf = (name: ServiceName) => processes.find((p) => p.name === name);
     const pid = (name: ServiceName) => processOf(name)?.child.pid;
     const killService = async (name: ServiceName, signal: NodeJS.Signals = 'SIGKILL') => {
@@ -324,6 +343,10 @@ function serviceEnv(service: ServiceDefinition, context: StackContext): Record<s
   );
   return {
     ...inherited,
+    // V8's code cache on disk: a service (re)started after the first loads its modules without compiling them
+    // again (about 15 % of a stack's start here). Node ignores a cache it cannot use.
+    NODE_COMPILE_CACHE:
+      process.env.NODE_COMPILE_CACHE ?? join(context.repoRoot, 'node_modules', '.cache', 'ndx-node-compile'),
     PORT: String(context.port(service.name)),
     HOST: '127.0.0.1',
     LOG_LEVEL: context.logLevel,
