@@ -7,6 +7,18 @@ cd "$(dirname "$0")"
 
 source scripts/use-node.sh
 
+# The containers test's images (about 5 minutes the first time on a machine, from Debian's packages) build in the
+# background while the rest installs, type-checks, lints and tests; the test waits for this build, then reuses it.
+if docker info >/dev/null 2>&1; then
+  mkdir -p test-artifacts
+  echo "test: a Docker engine answers: tests/containers.test.ts runs the stack in containers; building its images in the background (log: test-artifacts/images-build.log)"
+  setsid scripts/build-images.sh >test-artifacts/images-build.log 2>&1 &
+  export NDX_IMAGES_BUILD_PID=$!
+  trap 'kill -- "-$NDX_IMAGES_BUILD_PID" 2>/dev/null || true' EXIT
+else
+  echo "test: NO Docker engine answers: tests/containers.test.ts will be SKIPPED (.ci/run installs and starts one)" >&2
+fi
+
 # Debian's Chromium for the browser tests (never a downloaded browser).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -29,11 +41,6 @@ npx tsc -p tsconfig.json --noEmit
 echo "test: lint and format"
 npx eslint --max-warnings=0 .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
-if docker info >/dev/null 2>&1; then
-  echo "test: a Docker engine answers: tests/containers.test.ts runs the stack in containers"
-else
-  echo "test: NO Docker engine answers: tests/containers.test.ts will be SKIPPED (.ci/run installs and starts one)" >&2
-fi
 echo "test: unit, integration, end-to-end and browser tests"
 # V8's code cache on disk for the test workers and the stacks they start (the launcher uses the same folder).
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PWD/node_modules/.cache/ndx-node-compile}"

@@ -6,9 +6,7 @@ const timingSensitive = [
   'tests/soak.test.ts',
   'tests/faults-under-load.test.ts',
   'tests/rate-limit.test.ts',
-  'tests/revocation-under-load.test.ts',
   'tests/orchestration-faults.test.ts',
-  'tests/supervision.test.ts',
 ];
 
 // One graphql module for our code and for Apollo (which loads graphql's CommonJS build): two copies would
