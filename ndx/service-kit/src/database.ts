@@ -12,7 +12,7 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
-/** A pg pool whose idle-connection errors (e.g. the server restarting) are logged instead of crashing the process. */
+/** A pg pool whose connection errors (e.g. the server restarting) are logged once instead of crashing the process. */
 export function createPool(connectionString: string, logger: Logger, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
@@ -22,12 +22,13 @@ export function createPool(connectionString: string, logger: Logger, options: Po
     statement_timeout: options.statementTimeoutMs ?? 15_000,
     application_name: options.applicationName,
   });
-  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
-  // pg-pool listens for a connection's errors only while it is idle. One that fails while checked out (the
-  // server restarting under a transaction) would emit 'error' with no listener and crash the process; its
-  // statement is rejected anyway, and release() drops the broken connection.
+  // Every connection logs its own failure, idle or checked out. pg-pool listens for a connection's errors only
+  // while it is idle (and re-emits them on the pool, which needs a listener so as not to crash the process); one
+  // that fails while checked out (the server restarting under a transaction) would emit 'error' with no listener
+  // and crash the process. Its statement is rejected anyway, and release() drops the broken connection.
+  pool.on('error', () => undefined);
   pool.on('connect', (client) =>
-    client.on('error', (err) => logger.warn({ err: err.message }, 'database connection failed while in use')),
+    client.on('error', (err) => logger.warn({ err: err.message }, 'database connection failed')),
   );
   return pool;
 }

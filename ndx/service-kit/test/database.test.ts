@@ -30,7 +30,7 @@ describe('createPool', () => {
       await client.query('BEGIN');
       // What a PostgreSQL restart does to every open connection.
       await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await expect.poll(() => warnings).toContain('database connection failed while in use');
+      await expect.poll(() => warnings).toContain('database connection failed');
       await expect(client.query('SELECT 1')).rejects.toThrow();
       client.release(true);
       const after = await pool.query<{ one: number }>('SELECT 1 AS one');
@@ -39,5 +39,16 @@ describe('createPool', () => {
       process.removeListener('uncaughtException', onUncaught);
     }
     expect(uncaught).toEqual([]);
+  });
+
+  it('logs an idle connection that the server ends once, and the next statement gets a new connection', async () => {
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    warnings.length = 0;
+    await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    await expect.poll(() => warnings).toContain('database connection failed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(warnings.filter((w) => /connection failed/.test(w))).toEqual(['database connection failed']);
+    const after = await pool.query<{ one: number }>('SELECT 1 AS one');
+    expect(after.rows).toEqual([{ one: 1 }]);
   });
 });
