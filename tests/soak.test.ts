@@ -70,7 +70,9 @@ async function sample(at: number): Promise<Sample> {
   const { rows } = await admin.query<{ datname: string; n: string }>(
     `SELECT datname, count(*) AS n FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() GROUP BY datname`,
   );
-  return { at, usage, connections: Object.fromEntries(rows.map((r) => [r.datname, Number(r.n)])) };
+  // A stack on the run's shared server names its databases with a prefix of its own (s<hex>_): shown without it.
+  const name = (database: string) => database.replace(/^s[0-9a-f]{8}_/, '');
+  return { at, usage, connections: Object.fromEntries(rows.map((r) => [name(r.datname), Number(r.n)])) };
 }
 
 const median = (values: number[]) => {
