@@ -151,7 +151,7 @@ export function accessLogRoutes(options: AccessLogOptions) {
 
       app.get(consentPortalPaths.access, async (request, reply) => {
         const session = await portal.sessionOf(request);
-        if (!session?.citizenId) return portal.signIn(reply, '/consent/mine/access');
+        if (!session?.citizenId) return portal.signIn(reply, consentPortalPaths.access);
         const parsed = accessQuery.safeParse(request.query);
         if (!parsed.success) throw new BadRequestError('This page link is not valid.');
         const { before } = parsed.data;
@@ -227,7 +227,9 @@ export function accessLogRoutes(options: AccessLogOptions) {
             {
               items: accesses.items.map(toView),
               olderHref:
-                accesses.nextBefore === null ? null : `/consent/mine/access?before=${accesses.nextBefore}`,
+                accesses.nextBefore === null
+                  ? null
+                  : `${consentPortalPaths.access}?before=${accesses.nextBefore}`,
               paged: before !== undefined,
             },
             portal.contextOf(session),

@@ -1,8 +1,12 @@
 /** Server-rendered, accessible HTML for FUDI's sign-in, sign-out and error pages (no scripts). */
 
+import { fudiPaths } from '@ndx/contract';
 import { escapeHtml } from '@ndx/service-kit';
 
 export { escapeHtml };
+
+/** Where one sign-in interaction's pages and forms live (escaped for an attribute). */
+const interactionPath = (uid: string) => escapeHtml(fudiPaths.interaction.replace(':uid', uid));
 
 /** Security headers for every page FUDI renders itself. */
 export const PAGE_HEADERS: Record<string, string> = {
@@ -60,14 +64,14 @@ export function loginPage(options: {
     `<h1>Sign in</h1>
 <p class="hint">to continue to ${escapeHtml(options.clientName)}</p>
 ${errorBlock(options.error)}
-<form method="post" action="/interaction/${escapeHtml(options.uid)}/login" novalidate>
+<form method="post" action="${interactionPath(options.uid)}/login" novalidate>
 <label for="nic">National identity card number (NIC)</label>
 <input id="nic" name="nic" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" required value="${escapeHtml(options.nic ?? '')}"${describedBy}${options.error ? '' : ' autofocus'}>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required${describedBy}${options.error ? ' autofocus' : ''}>
 <button type="submit">Sign in</button>
 </form>
-<form method="get" action="/interaction/${escapeHtml(options.uid)}/abort">
+<form method="get" action="${interactionPath(options.uid)}/abort">
 <button type="submit" class="secondary">Cancel</button>
 </form>`,
   );
@@ -79,13 +83,13 @@ export function totpPage(options: { uid: string; error?: string }): string {
     'Enter your one-time code',
     `<h1>Enter your one-time code</h1>
 ${errorBlock(options.error)}
-<form method="post" action="/interaction/${escapeHtml(options.uid)}/totp" novalidate>
+<form method="post" action="${interactionPath(options.uid)}/totp" novalidate>
 <label for="code">6-digit code from your authenticator app</label>
 <p class="hint" id="totp-hint">The code changes every 30 seconds.</p>
 <input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required autofocus aria-describedby="${describedBy}">
 <button type="submit">Continue</button>
 </form>
-<form method="get" action="/interaction/${escapeHtml(options.uid)}/abort">
+<form method="get" action="${interactionPath(options.uid)}/abort">
 <button type="submit" class="secondary">Cancel</button>
 </form>`,
   );

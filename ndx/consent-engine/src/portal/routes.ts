@@ -146,7 +146,7 @@ export function portalRoutes(options: PortalOptions) {
 
     app.get(consentPortalPaths.mine, async (request, reply) => {
       const session = await sessionOf(request);
-      if (!session?.citizenId) return signIn(reply, '/consent/mine');
+      if (!session?.citizenId) return signIn(reply, consentPortalPaths.mine);
       const consents = await store.listForCitizen(session.citizenId);
       const notice =
         (request.query as { done?: string }).done === 'revoked'
@@ -166,7 +166,7 @@ export function portalRoutes(options: PortalOptions) {
       const session = await requireCsrf(request, request.body);
       const { id } = parseOr400(idParams, request.params);
       await store.revoke(id, { type: 'citizen', id: session.citizenId });
-      return reply.redirect('/consent/mine?done=revoked', 303);
+      return reply.redirect(`${consentPortalPaths.mine}?done=revoked`, 303);
     });
 
     app.get(consentPortalPaths.consent, async (request, reply) => {
@@ -243,7 +243,7 @@ export function portalRoutes(options: PortalOptions) {
       setSessionCookie(reply, signedIn);
       const returnTo = session.login.returnTo.startsWith('/consent')
         ? session.login.returnTo
-        : '/consent/mine';
+        : consentPortalPaths.mine;
       return reply.redirect(returnTo, 303);
     });
 
