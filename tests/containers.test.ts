@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeEnv, type ComposeEnv } from '@ndx/stack/compose-env';
+import { services, type ServiceName } from '@ndx/stack';
+import { composeEnv, composeUrl, type ComposeEnv } from '@ndx/stack/compose-env';
 import type { StartedNetwork } from 'testcontainers';
 import {
   dockerEngine,
@@ -13,10 +14,11 @@ import {
   run,
   startComposeService,
   startNetwork,
-  startWaves,
+  composeStartWaves,
   type StartedService,
 } from './support/compose-containers.ts';
 import { runNdx } from './support/ndx-cli.ts';
+import { clientCredentialsToken } from './support/client-token.ts';
 import { repoRoot } from './support/test-stack.ts';
 
 /**
@@ -26,6 +28,9 @@ import { repoRoot } from './support/test-stack.ts';
  * and both OEs' audit chains verified by `ndx audit verify` against the containers' PostgreSQL.
  * Skipped, loudly, where no Docker engine answers (.ci/run starts one).
  */
+/** A service's port in the catalogue (the containers listen on it; the test reaches it through a mapped port). */
+const port = (name: ServiceName) => services.find((s) => s.name === name)!.defaultPort;
+
 const engine = dockerEngine();
 if (!engine.available) {
   console.warn(
@@ -72,22 +77,14 @@ describe.skipIf(!engine.available)('the NDX stack in containers', () => {
   const phases: Record<string, number> = {};
   const service = (name: string, replica = 0) => started.filter((s) => s.name === name)[replica]!;
 
-  const token = async (clientId: string, resource: string) => {
-    const response = await fetch(`${service('identity-provider').url(9443)}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${clientId}:${secrets[`fudi.client.${clientId}`]}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = (await response.json()) as { access_token?: string; error?: string };
-    if (!body.access_token) throw new Error(`no token for ${clientId}: ${response.status} ${body.error}`);
-    return body.access_token;
-  };
+  const token = (clientId: string, resource: string) =>
+    clientCredentialsToken(
+      service('identity-provider').url(port('identity-provider')),
+      { id: clientId, secret: secrets[`fudi.client.${clientId}`]! },
+      resource,
+    );
   const passportQuery = async (oe: StartedService, nic: string): Promise<GraphQLAnswer> => {
-    const response = await fetch(`${oe.url(4000)}/graphql`, {
+    const response = await fetch(`${oe.url(port('orchestration-engine'))}/graphql`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${await token('passport-app', 'urn:ndx:api')}`,
@@ -123,7 +120,7 @@ describe.skipIf(!engine.available)('the NDX stack in containers', () => {
     secrets = (await import(secretsFile, { with: { type: 'json' } })).default as Record<string, string>;
     const compose = readComposeFile();
     network = await startNetwork();
-    for (const wave of startWaves(compose)) {
+    for (const wave of composeStartWaves(compose)) {
       // Two Orchestration Engines, as `docker compose up --scale orchestration-engine=2`.
       const replicas = wave.flatMap((name) => (name === 'orchestration-engine' ? [name, name] : [name]));
       const results = await Promise.allSettled(
@@ -186,12 +183,12 @@ describe.skipIf(!engine.available)('the NDX stack in containers', () => {
     const answer = await passportQuery(service('orchestration-engine', 1), AMARA);
     expect(codes(answer)).toEqual(['CONSENT_REQUIRED']);
     expect(answer.errors![0]!.extensions!.consentPortalUrl).toMatch(
-      /^http:\/\/consent-engine\.localhost:8081\/consent\/[0-9a-f-]{36}$/,
+      new RegExp(`^${composeUrl('consent-engine').replaceAll('.', '\\.')}/consent/[0-9a-f-]{36}$`),
     );
   });
 
   it('a consent revoked through the consent engine’s API stops the next query on both OEs', async () => {
-    const ce = service('consent-engine').url(8081);
+    const ce = service('consent-engine').url(port('consent-engine'));
     const serviceToken = await token('orchestration-engine', 'urn:ndx:consent');
     const call = async (path: string, body: unknown) => {
       const response = await fetch(`${ce}${path}`, {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { clientCredentialsToken } from './client-token.ts';
 import { repoRoot, type TestStack } from './test-stack.ts';
 
 const run = promisify(execFile);
@@ -19,18 +20,8 @@ export async function addFudiClient(t: TestStack, args: string[]): Promise<strin
 }
 
 /** A client-credentials token for the NDX API from the stack's FUDI, for a client a test registered. */
-export async function ndxApiToken(t: TestStack, clientId: string, secret: string): Promise<string> {
-  const response = await fetch(`${t.url('identity-provider')}/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'urn:ndx:api' }),
-  });
-  const body = (await response.json()) as { access_token?: string; error?: string };
-  if (!body.access_token) throw new Error(`no token for ${clientId}: ${response.status} ${body.error}`);
-  return body.access_token;
+export function ndxApiToken(t: TestStack, clientId: string, secret: string): Promise<string> {
+  return clientCredentialsToken(t.url('identity-provider'), { id: clientId, secret }, 'urn:ndx:api');
 }
 
 /** Registers (or replaces) a consumer at the stack's PDP through the admin API and activates it at once. */

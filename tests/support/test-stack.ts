@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { postgresAdminUrl } from '@ndx/service-kit/testing';
+import { clientCredentialsToken } from './client-token.ts';
 import { stackPortOffset } from './port-offset.ts';
 import { startStack, type RunningStack, type ServiceName, type StackOptions } from '@ndx/stack';
 
@@ -84,24 +85,13 @@ export async function startTestStack(
     secret: (name) => context.secret(name),
     databaseUrl: (database) => context.databaseUrl(database),
     logDir: join(dataDir, 'logs'),
-    clientToken: async (clientId, resource, scope) => {
-      const form = new URLSearchParams({
-        grant_type: 'client_credentials',
+    clientToken: (clientId, resource, scope) =>
+      clientCredentialsToken(
+        context.url('identity-provider'),
+        { id: clientId, secret: context.secret(`fudi.client.${clientId}`) },
         resource,
-        ...(scope ? { scope } : {}),
-      });
-      const response = await fetch(`${context.url('identity-provider')}/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${clientId}:${context.secret(`fudi.client.${clientId}`)}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: form,
-      });
-      const body = (await response.json()) as { access_token?: string; error?: string };
-      if (!body.access_token) throw new Error(`no token for ${clientId}: ${response.status} ${body.error}`);
-      return body.access_token;
-    },
+        scope,
+      ),
     stop: async () => {
       await running.stop();
       if (sharedServer) await dropPrefixed(sharedServer, databasePrefix);
