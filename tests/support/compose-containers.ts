@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import { startWaves } from '@ndx/stack';
 import type { ComposeEnv } from '@ndx/stack/compose-env';
 import { repoRoot } from './test-stack.ts';
 
@@ -90,19 +91,11 @@ export function readComposeFile(file = join(repoRoot, 'docker-compose.yml')): Co
 }
 
 /** The services `docker compose up` starts (no profile), in start waves: each depends only on earlier waves. */
-export function startWaves(compose: ComposeFile): string[][] {
-  const names = Object.keys(compose.services).filter((n) => !compose.services[n]!.profiles?.length);
-  const waves: string[][] = [];
-  const placed = new Set<string>();
-  while (placed.size < names.length) {
-    const wave = names.filter(
-      (n) => !placed.has(n) && Object.keys(compose.services[n]!.depends_on ?? {}).every((d) => placed.has(d)),
-    );
-    if (!wave.length) throw new Error('docker-compose.yml: a depends_on cycle');
-    waves.push(wave);
-    wave.forEach((n) => placed.add(n));
-  }
-  return waves;
+export function composeStartWaves(compose: ComposeFile): string[][] {
+  const started = Object.entries(compose.services)
+    .filter(([, spec]) => !spec.profiles?.length)
+    .map(([name, spec]) => ({ name, dependsOn: Object.keys(spec.depends_on ?? {}) }));
+  return startWaves(started).map((wave) => wave.map((s) => s.name));
 }
 
 /** `${NAME:-default}` in a compose value, resolved from the environment as compose does. */

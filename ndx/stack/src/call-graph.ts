@@ -1,4 +1,5 @@
 import type { ServiceName } from '@ndx/stack-wiring';
+import { services } from './services.ts';
 
 /**
  * Who calls whom inside NDX (server to server), from docs/architecture.md and each service's wiring (stack.ts):
@@ -33,20 +34,7 @@ export const serviceCalls: readonly ServiceCall[] = [
   { from: 'drp-api-adapter', to: 'drp-api', why: 'legacy REST with API key' },
   { from: 'passport-app', to: 'orchestration-engine', why: 'NDX queries from its server' },
   { from: 'passport-app', to: 'identity-provider', why: 'its token and its users’ sign-in' },
-  ...(
-    [
-      'identity-provider',
-      'policy-decision-point',
-      'consent-engine',
-      'orchestration-engine',
-      'rgd-api',
-      'drp-api',
-      'drp-api-adapter',
-      'dmt-soap-api',
-      'dmt-api-adapter',
-      'passport-app',
-    ] as const
-  ).map((to) => ({ from: 'monitoring' as const, to, why: 'Prometheus scrapes /metrics' })),
+  ...services.map((s) => ({ from: 'monitoring' as const, to: s.name, why: 'Prometheus scrapes /metrics' })),
 ];
 
 /** The services `name` calls. */

@@ -25,7 +25,27 @@ export interface ComposeEnvOptions {
  * and the OAuth redirects work for a citizen's browser and for the services alike.
  */
 export function composeUrl(name: ServiceName): string {
-  return `http://${name}.localhost:${services.find((s) => s.name === name)!.defaultPort}`;
+  return `http://${name}.localhost:${defaultPort(name)}`;
+}
+
+const defaultPort = (name: ServiceName) => services.find((s) => s.name === name)!.defaultPort;
+
+/** The stack as the containers see it: catalogue ports, composeUrl, the given secrets and databases. */
+function composeContext(
+  secrets: SecretStore,
+  repoRoot: string,
+  databaseUrl: StackContext['databaseUrl'],
+): StackContext {
+  return {
+    repoRoot,
+    dataDir: '/data',
+    logLevel: 'info',
+    port: defaultPort,
+    url: composeUrl,
+    databaseUrl,
+    secret: (name) => secrets.get(name),
+    seedAccounts,
+  };
 }
 
 /**
@@ -36,19 +56,9 @@ export function composeUrl(name: ServiceName): string {
  */
 export function composeEnv(options: ComposeEnvOptions): ComposeEnv {
   const secrets = new SecretStore(options.secretsFile);
-  const defaultPort = (name: ServiceName) => services.find((s) => s.name === name)!.defaultPort;
   const databaseUrl = (database: string) =>
     `postgres://${database}_owner:${encodeURIComponent(secrets.get(`postgres.${database}`))}@postgres:5432/${database}`;
-  const context: StackContext = {
-    repoRoot: '/app',
-    dataDir: '/data',
-    logLevel: 'info',
-    port: defaultPort,
-    url: composeUrl,
-    databaseUrl,
-    secret: (name) => secrets.get(name),
-    seedAccounts,
-  };
+  const context = composeContext(secrets, '/app', databaseUrl);
   const seeding: Record<string, string> = {
     ...(options.seedCitizens !== undefined ? { SEED_CITIZENS: String(options.seedCitizens) } : {}),
     ...(options.syntheticSeed !== undefined ? { SYNTHETIC_SEED: options.syntheticSeed } : {}),
@@ -93,19 +103,9 @@ export function writeComposeEnv(outDir: string, env: ComposeEnv): string[] {
 
 /** The working examples ./init.sh prints, for the compose stack (its URLs, its secrets file). */
 export function composeExamples(repoRoot: string, secretsFile: string): string[] {
-  const secrets = new SecretStore(secretsFile);
-  const context: StackContext = {
-    repoRoot,
-    dataDir: '/data',
-    logLevel: 'info',
-    port: (name) => services.find((s) => s.name === name)!.defaultPort,
-    url: composeUrl,
-    databaseUrl: () => {
-      throw new Error('the compose databases are reached from the containers only');
-    },
-    secret: (name) => secrets.get(name),
-    seedAccounts,
-  };
+  const context = composeContext(new SecretStore(secretsFile), repoRoot, () => {
+    throw new Error('the compose databases are reached from the containers only');
+  });
   return examples({ context, services, secretsFile });
 }
 

@@ -103,7 +103,8 @@ export interface RunningStack {
 
 /**
  * Starts PostgreSQL (embedded unless databaseUrl), provisions a database and role per service,
- * then prepares (seeds) and starts each service as soon as every service it depends on answers /ready. On any failure everything started so far is stopped.
+ * then prepares (seeds) and starts each service as soon as every service it depends on answers /ready.
+ * On any failure everything started so far is stopped.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = options.dataDir ?? join(options.repoRoot, '.data');
@@ -252,14 +253,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     /** Prepares and launches a service once every service it depends on is ready. */
     const started = new Map<ServiceName, Promise<void>>();
-    const selectedNames = new Set(selected.map((s) => s.name));
     const startInOrder = (service: ServiceDefinition): Promise<void> => {
       let done = started.get(service.name);
       if (!done) {
         done = (async () => {
-          const dependencies = selected.filter(
-            (s) => service.dependsOn.includes(s.name) && selectedNames.has(s.name),
-          );
+          const dependencies = selected.filter((s) => service.dependsOn.includes(s.name));
           await Promise.all(dependencies.map(startInOrder));
           if (service.wiring.prepareScript) {
             print(`preparing ${service.name} (${service.wiring.prepareScript})`);

@@ -130,9 +130,11 @@ export const services: readonly ServiceDefinition[] = [
 ];
 
 /** Groups services into start waves: each wave depends only on earlier waves. */
-export function startWaves(list: readonly ServiceDefinition[] = services): ServiceDefinition[][] {
-  const waves: ServiceDefinition[][] = [];
-  const placed = new Set<ServiceName>();
+export function startWaves<T extends { name: string; dependsOn: readonly string[] }>(
+  list: readonly T[],
+): T[][] {
+  const waves: T[][] = [];
+  const placed = new Set<string>();
   let remaining = [...list];
   while (remaining.length > 0) {
     const wave = remaining.filter((s) =>
