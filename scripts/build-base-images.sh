@@ -52,7 +52,7 @@ if [ "$force" -eq 1 ] || ! have_image "$debian_image"; then
   if ! command -v debootstrap >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 || die "debootstrap is missing and there is no apt-get to install it"
     say "installing debootstrap"
-    bounded 300 apt-get install -y -qq debootstrap >/dev/null
+    bounded 300 apt-get -o DPkg::Lock::Timeout=240 install -y -qq debootstrap >/dev/null
   fi
   started=$SECONDS
   say "debootstrap --variant=minbase bookworm from $mirror"

@@ -10,8 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportCitizenRecords } from '@ndx/audit';
-import { withDatabase } from '@ndx/service-kit/postgres';
-import { testLogger } from '@ndx/service-kit/testing';
+import { createTestDatabase, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '@ndx/orchestration-engine';
 import { readConfig } from '@ndx/orchestration-engine/config';
@@ -36,7 +35,7 @@ interface Answer {
 }
 
 let t: TestStack;
-let admin: pg.Pool;
+let auditDatabase: TestDatabase | undefined;
 let auditPool: pg.Pool;
 let auditDatabaseUrl: string;
 /** A fault proxy in front of the stack's PDP: healthy unless a test switches it. */
@@ -102,10 +101,8 @@ beforeAll(async () => {
   t = await startTestStack({ only: ['orchestration-engine'] });
   passportToken = await t.clientToken('passport-app', 'urn:ndx:api');
   trafficToken = await t.clientToken('traffic-police-app', 'urn:ndx:api');
-  admin = new pg.Pool({ connectionString: t.stack.postgresAdminUrl, max: 2 });
-  const name = `oe_registry_audit_${Math.random().toString(36).slice(2, 8)}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  auditDatabaseUrl = withDatabase(t.stack.postgresAdminUrl, name);
+  auditDatabase = await createTestDatabase('oe_registry_audit');
+  auditDatabaseUrl = auditDatabase.url;
   auditPool = new pg.Pool({ connectionString: auditDatabaseUrl, max: 2 });
   pdp = await startFaultProvider({ upstream: t.url('policy-decision-point') });
 }, 240_000);
@@ -121,7 +118,7 @@ afterEach(async () => {
 afterAll(async () => {
   await pdp?.stop();
   await auditPool?.end();
-  await admin?.end();
+  await auditDatabase?.drop();
   await t?.stop();
 });
 

@@ -52,7 +52,7 @@ const RECOVERY_BOUND_MS = 10_000;
 /** How long the test waits for a first good answer before it gives up (a generous measurement window). */
 const RECOVERY_WAIT_MS = 30_000;
 /** How long the load goes on after the last recovery, so that the audit writer's reloads after it are seen. */
-const AUDIT_SETTLE_MS = 5_000;
+const LOAD_AFTER_LAST_FAULT_MS = 5_000;
 
 type Fault = ServiceName | 'postgres';
 const FAULTS: Fault[] = [
@@ -248,7 +248,7 @@ describe('faults under load', () => {
         for (let round = 1; round <= ROUNDS; round++)
           for (const fault of FAULTS) reports.push(await inject(fault, round, answers));
         // Load after the last recovery, long enough to see whether the audit writer has settled.
-        await sleep(AUDIT_SETTLE_MS);
+        await sleep(LOAD_AFTER_LAST_FAULT_MS);
       } finally {
         stopped = true;
         await load;

@@ -16,8 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportCitizenRecords, verifyChain, type AuditRecord } from '@ndx/audit';
-import { withDatabase } from '@ndx/service-kit/postgres';
-import { freePort, testLogger } from '@ndx/service-kit/testing';
+import { createTestDatabase, freePort, testLogger, type TestDatabase } from '@ndx/service-kit/testing';
 import { demoCitizens } from '@ndx/synthetic-data';
 import { buildApp } from '@ndx/orchestration-engine';
 import { readConfig } from '@ndx/orchestration-engine/config';
@@ -62,6 +61,7 @@ interface Answer {
 let t: TestStack;
 let passportToken: string;
 let admin: pg.Pool;
+const databases: TestDatabase[] = [];
 let auditDatabase: { name: string; url: string };
 let auditPool: pg.Pool;
 let drp: FaultProvider;
@@ -74,10 +74,11 @@ let shortTimeoutFlConfig: string;
 let longTimeoutFlConfig: string;
 const cleanups: (() => Promise<unknown>)[] = [];
 
-async function createDatabase(label: string): Promise<{ name: string; url: string }> {
-  const name = `oe_faults_${label}_${Math.random().toString(36).slice(2, 8)}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  return { name, url: withDatabase(t.stack.postgresAdminUrl, name) };
+/** A fresh database on the test run's PostgreSQL, dropped after the file. */
+async function createDatabase(label: string): Promise<TestDatabase> {
+  const database = await createTestDatabase(`oe_faults_${label}`);
+  databases.push(database);
+  return database;
 }
 
 /** A second OE, in-process, wired to the stack's FUDI, PDP and CE, with `overrides` on top. */
@@ -236,6 +237,7 @@ afterAll(async () => {
   for (const proxy of [drp, rgd, pdp, ce]) await proxy?.stop();
   await auditPool?.end();
   await admin?.end();
+  for (const database of databases) await database.drop();
   await t?.stop();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
