@@ -12,20 +12,40 @@ import { SERVICE_VERSION_ENV } from './http-service.ts';
 import { runMain } from './lifecycle.ts';
 import { startService, type ServiceBaseConfig, type ServiceModule } from './run-service.ts';
 
-const folder = resolve(process.argv[2] ?? '.');
+interface ServicePackage {
+  exports?: Record<string, string>;
+  version?: string;
+}
 
-runMain(basename(folder), async () => {
-  const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
-    exports?: Record<string, string>;
-    version?: string;
-  };
-  // What GET /health reports as the service's version (http-service.ts), unless the image sets it.
-  process.env[SERVICE_VERSION_ENV] ??= manifest.version;
+/** The service folder's package entry (its app.ts), relative to the folder. */
+export function serviceEntry(folder: string): string {
+  const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as ServicePackage;
   const entry = manifest.exports?.['.'];
   if (!entry) throw new Error(`${folder}/package.json has no "exports" entry "." (the service's app.ts)`);
-  const loaded = (await import(pathToFileURL(join(folder, entry)).href)) as {
-    service?: ServiceModule<ServiceBaseConfig>;
-  };
-  if (!loaded.service) throw new Error(`${entry} exports no \`service\` (defineService(...))`);
-  await startService(loaded.service);
-});
+  return entry;
+}
+
+/**
+ * Runs the service in folder from its loaded entry module until stopped. The stack's prebuilt bundle of a
+ * service (ndx/stack's bundles.ts) calls this with its entry imported statically; serve.ts imports it itself.
+ */
+export function serveLoaded(
+  folder: string,
+  load: () => Promise<{ service?: ServiceModule<ServiceBaseConfig> }>,
+): void {
+  runMain(basename(folder), async () => {
+    const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as ServicePackage;
+    // What GET /health reports as the service's version (http-service.ts), unless the image sets it.
+    process.env[SERVICE_VERSION_ENV] ??= manifest.version;
+    const loaded = await load();
+    if (!loaded.service)
+      throw new Error(`${serviceEntry(folder)} exports no \`service\` (defineService(...))`);
+    await startService(loaded.service);
+  });
+}
+
+// Run as a script (not when a bundle imports serveLoaded from here).
+if (import.meta.main) {
+  const folder = resolve(process.argv[2] ?? '.');
+  serveLoaded(folder, () => import(pathToFileURL(join(folder, serviceEntry(folder))).href));
+}

@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_FILE_ENV } from '@ndx/service-kit';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
+import { bundledScript, type BundleKind } from './bundles.ts';
 import { SecretStore } from './secrets.ts';
 import { createSupervisor, type SupervisionOptions, type Supervisor } from './supervisor.ts';
 import { seedAccounts } from './seed-accounts.ts';
@@ -132,6 +133,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
   }
 
+  // Each process runs from its bundle (bundles.ts), built (when missing or stale) while PostgreSQL and the
+  // earlier services start.
+  const bundles = new Map<string, Promise<string | undefined>>();
+  const scriptOf = (service: ServiceDefinition, kind: BundleKind) => {
+    const key = `${service.name}/${kind}`;
+    if (!bundles.has(key)) bundles.set(key, bundledScript(options.repoRoot, service, kind, print));
+    return bundles.get(key)!;
+  };
+  for (const service of selected) {
+    void scriptOf(service, 'serve');
+    if (service.wiring.prepareScript) void scriptOf(service, 'prepare');
+  }
+
   let postgres: RunningPostgres | undefined;
   let postgresOptions: Parameters<typeof startEmbeddedPostgres>[0] | undefined;
   const restartPostgres = async (whileDown?: () => Promise<void>) => {
@@ -229,10 +243,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const launch = async (service: ServiceDefinition) => {
       const cwd = join(options.repoRoot, service.dir);
       const env = envs.get(service.name)!;
+      const script = (await scriptOf(service, 'serve')) ?? serveScript;
       print(`starting ${service.name} on port ${ports[service.name]}`);
       const proc = spawnNodeProcess({
         name: service.name,
-        script: serveScript,
+        script,
         cwd,
         env,
         onLine: printServiceLog,
@@ -263,7 +278,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             print(`preparing ${service.name} (${service.wiring.prepareScript})`);
             await runNodeScript({
               name: service.name,
-              script: service.wiring.prepareScript,
+              script: (await scriptOf(service, 'prepare')) ?? service.wiring.prepareScript,
               cwd: join(options.repoRoot, service.dir),
               env: envs.get(service.name)!,
               onLine: printServiceLog,
