@@ -8,6 +8,7 @@ import { composeEnv, composeUrl, type ComposeEnv } from '@ndx/stack/compose-env'
 import type { StartedNetwork } from 'testcontainers';
 import {
   dockerEngine,
+  failedServiceReport,
   logTail,
   readComposeFile,
   removeLeftovers,
@@ -129,10 +130,14 @@ describe.skipIf(!engine.available)('the NDX stack in containers', () => {
       for (const result of results) if (result.status === 'fulfilled') started.push(result.value);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
-        const tails = await Promise.all(
-          started.map(async (s) => `--- ${s.name}\n${await logTail(s.container, 10)}`),
+        const failedNames = [...new Set(replicas.filter((_, i) => results[i]!.status === 'rejected'))];
+        const tails = await Promise.all([
+          ...failedNames.map((name) => failedServiceReport(name)),
+          ...started.map(async (s) => `--- ${s.name}\n${await logTail(s.container, 10)}`),
+        ]);
+        throw new Error(
+          `${failedNames.join(', ')}: ${(failed.reason as Error).message}\n${tails.join('\n')}`,
         );
-        throw new Error(`${(failed.reason as Error).message}\n${tails.join('\n')}`);
       }
     }
     phase('stack healthy');

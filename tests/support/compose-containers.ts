@@ -182,8 +182,39 @@ export async function startNetwork(): Promise<StartedNetwork> {
 }
 
 /** The last lines of a container's log, for a failure message. */
-export async function logTail(container: StartedTestContainer, lines = 30): Promise<string> {
-  return run('docker', ['logs', '--tail', String(lines), container.getId()], 30_000).catch(
-    (err: Error) => err.message,
+export async function logTail(container: StartedTestContainer | string, lines = 30): Promise<string> {
+  const id = typeof container === 'string' ? container : container.getId();
+  return run('docker', ['logs', '--tail', String(lines), id], 30_000).catch((err: Error) => err.message);
+}
+
+/**
+ * The state, health probes and log tail of this test's containers of one service that failed to start (the
+ * container testcontainers gave up on has no StartedTestContainer to ask).
+ */
+export async function failedServiceReport(name: string, lines = 30): Promise<string> {
+  const ids = (
+    await run(
+      'docker',
+      [
+        'ps',
+        '-aq',
+        '--filter',
+        `label=${TEST_LABEL}=${TEST_LABEL_VALUE}`,
+        '--filter',
+        `label=org.ndx.service=${name}`,
+      ],
+      30_000,
+    ).catch(() => '')
+  )
+    .split('\n')
+    .filter(Boolean);
+  const reports = await Promise.all(
+    ids.map(async (id) => {
+      const state = await run('docker', ['inspect', '--format', '{{json .State}}', id], 30_000).catch(
+        (err: Error) => err.message,
+      );
+      return `--- ${name} (FAILED) ${id}\nstate: ${state.trim()}\n${await logTail(id, lines)}`;
+    }),
   );
+  return reports.join('\n') || `--- ${name} (FAILED): no container of it is left`;
 }
