@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { TimingSensitiveSpread } from './tests/support/sequencer.ts';
 
 /** Stack tests whose figures (throughput, latency, recovery time) another stack starting beside them would skew. */
 const timingSensitive = [
@@ -17,27 +18,29 @@ export default defineConfig({
   resolve: { alias: { graphql: graphqlEntry } },
   test: {
     exclude: ['**/node_modules/**', '.tools/**'],
-    globalSetup: ['tests/support/postgres-global-setup.ts'],
+    globalSetup: ['tests/support/postgres-global-setup.ts', 'tests/support/bundles-global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     reporters: ['default'],
+    sequence: { sequencer: TimingSensitiveSpread },
     projects: [
       {
-        // Each package's own tests (unit, and integration on a database of the shared PostgreSQL): two files
-        // at a time, first.
+        // Each package's own tests (unit, and integration on a database of the shared PostgreSQL), after the stack
+        // tests: in the last group, beside the timing-sensitive files (tests/support/sequencer.ts spreads those among
+        // these, and one-at-a-time.ts runs them one at a time), so that the core a load test leaves partly idle is
+        // used and no stack starts next to them.
         extends: true,
         test: {
           name: 'packages',
           include: ['ndx/*/test/**/*.test.ts', 'members/**/test/**/*.test.ts'],
           maxWorkers: 2,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
-        // The whole stack per file: two files at a time (each stack on its own ports and databases), after
-        // the packages.
+        // The whole stack per file: two files at a time (each stack on its own ports and databases), first.
         extends: true,
         test: {
           name: 'stack',
@@ -47,18 +50,19 @@ export default defineConfig({
           testTimeout: 60_000,
           exclude: ['**/node_modules/**', '.tools/**', ...timingSensitive],
           maxWorkers: 2,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 0 },
         },
       },
       {
-        // Load, faults and the soak measure throughput, latency and recovery: one file at a time, last, so
-        // that no other stack starts next to them.
+        // Load, faults and the soak measure throughput, latency and recovery: last, one file at a time
+        // (one-at-a-time.ts), so that no other stack starts next to them; the packages' tests run beside them. A
+        // group has one worker count (vitest), hence 2 here as for the packages.
         extends: true,
         test: {
           name: 'stack-alone',
           include: timingSensitive,
-          maxWorkers: 1,
-          sequence: { groupOrder: 2 },
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -4,10 +4,11 @@
  *
  *   tests/no-data-without-permission.property.test.ts   FC_RUNS=10000 generated operations (default 1000)
  *   tests/faults-under-load.test.ts                     FAULT_ROUNDS=3 rounds of the five faults (default 1)
- *   tests/soak.test.ts                                  SOAK_SECONDS=600 at half the maximum load (default 60)
+ *   tests/soak.test.ts                                  SOAK_SECONDS=600 at half the maximum load (default 60),
+ *                                                       after SOAK_WARMUP_SECONDS=30 (default 15)
  *
  * Each prints its figures (the property's seed and count; error rate and recovery time per fault; the RSS,
- * descriptor and connection curves of the soak). Any of the three variables already set in the environment
+ * descriptor and connection curves of the soak). Any of these variables already set in the environment
  * wins, so `SOAK_SECONDS=1800 npm run reliability` soaks for half an hour. Exits with vitest's status.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +20,7 @@ const env = {
   FC_RUNS: process.env.FC_RUNS ?? '10000',
   FAULT_ROUNDS: process.env.FAULT_ROUNDS ?? '3',
   SOAK_SECONDS: process.env.SOAK_SECONDS ?? '600',
+  SOAK_WARMUP_SECONDS: process.env.SOAK_WARMUP_SECONDS ?? '30',
 };
 const files = [
   'tests/no-data-without-permission.property.test.ts',
@@ -26,7 +28,7 @@ const files = [
   'tests/soak.test.ts',
 ];
 console.log(
-  `reliability (long form): FC_RUNS=${env.FC_RUNS} FAULT_ROUNDS=${env.FAULT_ROUNDS} SOAK_SECONDS=${env.SOAK_SECONDS}`,
+  `reliability (long form): FC_RUNS=${env.FC_RUNS} FAULT_ROUNDS=${env.FAULT_ROUNDS} SOAK_SECONDS=${env.SOAK_SECONDS} SOAK_WARMUP_SECONDS=${env.SOAK_WARMUP_SECONDS}`,
 );
 const vitest = resolve(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
 const child = spawn(

@@ -31,6 +31,7 @@ import {
 } from './support/load.ts';
 import { runNdx } from './support/ndx-cli.ts';
 import { startTestStack, type TestStack } from './support/test-stack.ts';
+import { runsOneAtATime } from './support/one-at-a-time.ts';
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
 const CITIZENS = 16;
@@ -81,6 +82,8 @@ interface FaultReport {
 }
 
 let t: TestStack;
+// Alone among the timing-sensitive files (the packages' tests run beside it).
+runsOneAtATime();
 let client: LoadClient;
 let consentDb: pg.Pool;
 let auditDb: pg.Pool;

@@ -25,6 +25,7 @@ import { readConfig as readRgdConfig } from '@ndx/rgd-api/config';
 import { decideInPortal } from './support/consent-portal.ts';
 import { startFaultProvider, type FaultMode, type FaultProvider } from './support/fault-provider.ts';
 import { repoRoot, startTestStack, type TestStack } from './support/test-stack.ts';
+import { runsOneAtATime } from './support/one-at-a-time.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -59,6 +60,8 @@ interface Answer {
 }
 
 let t: TestStack;
+// Alone among the timing-sensitive files (the packages' tests run beside it).
+runsOneAtATime();
 let passportToken: string;
 let admin: pg.Pool;
 const databases: TestDatabase[] = [];

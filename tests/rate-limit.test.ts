@@ -17,6 +17,7 @@ import { readConfig } from '@ndx/orchestration-engine/config';
 import { approvePassportQuery } from './support/consent-portal.ts';
 import { downstreamCalls } from './support/downstream-calls.ts';
 import { repoRoot, startTestStack, type TestStack } from './support/test-stack.ts';
+import { runsOneAtATime } from './support/one-at-a-time.ts';
 
 const amara = demoCitizens.find((c) => c.nic === '199560201234')!;
 const PASSPORT_QUERY = `query Passport($nic: ID!) { personInfo(nic: $nic) { fullName name sex } }`;
@@ -33,6 +34,8 @@ interface Answer {
 }
 
 let t: TestStack;
+// Alone among the timing-sensitive files (the packages' tests run beside it).
+runsOneAtATime();
 let passportToken: string;
 let policeToken: string;
 let oeUrl: string;

@@ -181,3 +181,20 @@ export async function bundledScript(
     return undefined;
   }
 }
+
+/**
+ * Builds every service's missing or stale bundles now (the test run does before its stacks start, so that stacks
+ * starting side by side do not each build the same ones).
+ */
+export async function prebuildBundles(
+  repoRoot: string,
+  services: readonly ServiceDefinition[],
+  why: (message: string) => void,
+): Promise<void> {
+  await Promise.all(
+    services.flatMap((service) => [
+      bundledScript(repoRoot, service, 'serve', why),
+      ...(service.wiring.prepareScript ? [bundledScript(repoRoot, service, 'prepare', why)] : []),
+    ]),
+  );
+}

@@ -25,15 +25,17 @@ import {
 } from './services.ts';
 
 /**
- * Node.js options per service. The OE allocates a lot of short-lived garbage per query while requests wait on
- * the PDP, CE and providers; with V8's default young generation (semi-spaces up to 16 MB on 64-bit) its heap grew
- * to ~200 MB and its RSS to ~277 MB with 32 clients, with 4 MB semi-spaces to ~114 MB and ~212 MB at the same
- * throughput (measured on the 2-core machine, see docs/operator-guide.md "Memory"). The container env files carry
- * the same options as NODE_OPTIONS (compose-env.ts).
+ * Node.js options per service: a small V8 young generation (4 MB semi-spaces instead of up to 16 MB). The OE allocates
+ * a lot of short-lived garbage per query while requests wait on the PDP, CE and providers; with V8's default its heap
+ * grew to ~200 MB and its RSS to ~277 MB with 32 clients, with 4 MB semi-spaces to ~114 MB and ~212 MB at the same
+ * throughput (measured on the 2-core machine, see docs/operator-guide.md "Memory"). The other services do the same
+ * at high rates: in the soak at ~100 answers/s RGD's RSS stepped from 178 to 230 MB in one go
+ * (V8 growing its heap) late in a 60 s soak, which the soak test cannot tell from a leak.
+ * The container env files carry the same options as NODE_OPTIONS (compose-env.ts).
  */
-export const NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
-  'orchestration-engine': ['--max-semi-space-size=4'],
-};
+export const NODE_ARGS: Partial<Record<ServiceName, string[]>> = Object.fromEntries(
+  services.map((s) => [s.name, ['--max-semi-space-size=4']]),
+);
 
 /** The one entry point every service runs with (in its own folder): service-kit's serve.ts. */
 const serveScript = createRequire(import.meta.url).resolve('@ndx/service-kit/serve');
