@@ -33,14 +33,27 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "test: installing dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Packages already in npm's cache are not asked for again (a fresh clone on a machine that installed before).
+  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 fi
 
-echo "test: type-check"
-npx tsc -p tsconfig.json --noEmit
-echo "test: lint and format"
-npx eslint --max-warnings=0 .
-npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+# The three checks side by side (each mostly one core); a failing one's output is shown.
+echo "test: type-check, lint and format"
+mkdir -p test-artifacts
+checks_failed=0
+check() {
+  local name=$1
+  shift
+  "$@" >"test-artifacts/$name.log" 2>&1 || { echo "test: $name failed:" >&2; cat "test-artifacts/$name.log" >&2; return 1; }
+}
+check type-check npx tsc -p tsconfig.json --noEmit &
+typecheck_pid=$!
+check lint npx eslint --max-warnings=0 . &
+lint_pid=$!
+check format npx prettier --check . &
+format_pid=$!
+for pid in "$typecheck_pid" "$lint_pid" "$format_pid"; do wait "$pid" || checks_failed=1; done
+[ "$checks_failed" -eq 0 ] || exit 1
 echo "test: unit, integration, end-to-end and browser tests"
 # V8's code cache on disk for the test workers and the stacks they start (the launcher uses the same folder).
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PWD/node_modules/.cache/ndx-node-compile}"

@@ -111,15 +111,22 @@ async function snapshot(): Promise<Snapshot> {
 }
 
 /**
- * When the OE's audit writer warned that its chain head moved (it reloads the head and retries the batch), on
- * performance.now()'s clock.
+ * What the OE's audit writer said about its batches, on performance.now()'s clock: that its chain head moved (it
+ * reloads the head and retries the batch), or that a batch failed (its records were refused), with the error.
  */
-function headMovedWarnings(): number[] {
+function auditWriterLines(): { at: number; kind: 'head moved' | 'batch failed'; err: string }[] {
   const log = readFileSync(join(t.stack.context.dataDir, 'logs', 'orchestration-engine.log'), 'utf8');
   return log
     .split('\n')
-    .filter((line) => line.includes('audit chain head moved'))
-    .map((line) => Date.parse((JSON.parse(line) as { time: string }).time) - performance.timeOrigin);
+    .filter((line) => line.includes('audit chain head moved') || line.includes('audit batch failed'))
+    .map((line) => {
+      const entry = JSON.parse(line) as { time: string; msg: string; err?: unknown };
+      return {
+        at: Date.parse(entry.time) - performance.timeOrigin,
+        kind: entry.msg.includes('head moved') ? ('head moved' as const) : ('batch failed' as const),
+        err: String(entry.err ?? '').slice(0, 100),
+      };
+    });
 }
 
 /** `ndx audit verify` (bin/ndx, as an operator runs it) against the stack's audit database. */
@@ -278,16 +285,29 @@ describe('faults under load', () => {
         report(diagnose(r, answers));
 
       // After PostgreSQL's restart the audit writer reloads its chain head once per batch that failed or was chained
-      // on one that failed. Reported, not asserted: how long that goes on under load is still open (issue 14).
-      const moved = headMovedWarnings();
+      // on one that failed, and once when a batch took the chain's lock before the one it was chained after (the
+      // writer now holds a batch back until the one before it has sent its append, or finished when that went out
+      // on a new connection: 5 to 11 such retries within 5 s of recovery before, 2 after). Reported with their
+      // errors, not asserted.
+      const writer = auditWriterLines();
       reports.forEach((r, i) => {
         if (r.fault !== 'postgres') return;
         const until = reports[i + 1]?.downAt ?? Number.POSITIVE_INFINITY;
-        const warned = moved.filter((at) => at >= r.downAt && at < until);
+        const inRound = writer.filter((w) => w.at >= r.downAt && w.at < until);
+        const warned = inRound.filter((w) => w.kind === 'head moved').map((w) => w.at);
         const last = warned.length > 0 ? Math.round(Math.max(...warned) - r.firstGoodAt) : undefined;
+        const byError = new Map<string, number>();
+        for (const w of inRound) {
+          const key = `${w.kind} (${Math.round(w.at - r.firstGoodAt)} ms after the first good answer or later): ${w.err}`;
+          const first = [...byError.keys()].find((k) => k.endsWith(`: ${w.err}`) && k.startsWith(w.kind));
+          byError.set(first ?? key, (byError.get(first ?? key) ?? 0) + 1);
+        }
         report(
-          `postgres round ${r.round}: ${warned.length} "audit chain head moved" warnings` +
-            (last === undefined ? '' : `, the last ${last} ms after the first good answer`),
+          [
+            `postgres round ${r.round}: ${warned.length} "audit chain head moved" warnings` +
+              (last === undefined ? '' : `, the last ${last} ms after the first good answer`),
+            ...[...byError].map(([what, n]) => `  ${n} x ${what}`),
+          ].join('\n'),
         );
       });
 

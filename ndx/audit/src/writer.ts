@@ -169,6 +169,10 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
   let closed = false;
   let idleWaiters: (() => void)[] = [];
   const prepared = new WeakSet<PoolClient>();
+  /** Connections that have run the append statement (PostgreSQL has parsed and planned it there). */
+  const appendReady = new WeakSet<PoolClient>();
+  /** The batch chained last: the next one sends its append only after this one's (see runBatch). */
+  let previous: BatchTurn | undefined;
 
   const settle = (entry: Entry, outcome: { ok: AppendResult } | { err: Error }) => {
     if (entry.settled) return;
@@ -210,6 +214,7 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
 
   const runBatch = async (batch: Entry[]) => {
     const started = performance.now();
+    const turn = newTurn();
     let client: PoolClient | undefined;
     let failed = false;
     try {
@@ -244,11 +249,25 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
       const records = chain(batch, expected);
       const last = records.at(-1)!;
       head = { seq: last.seq, hash: last.hash };
+      // A batch chained after the one before it must not take the chain's row lock first, or it finds the head
+      // not yet moved and loses the compare-and-set (measured after a PostgreSQL restart: several "head moved"
+      // retries a second for seconds). So it sends its append after the one before it sent its own, and when that
+      // one went out on a connection that had never run it (parse and plan first: slower than a warm one), only
+      // after it finished.
+      const before = previous;
+      previous = turn;
+      if (before) {
+        await before.sent;
+        if (before.cold) await before.done;
+      }
+      turn.cold = !appendReady.has(client);
+      turn.markSent();
       const { rows } = await q({
         name: 'ndx_audit_append_v4',
         text: APPEND_SQL,
         values: [...columns(records), chainId, expected.seq, expected.hash, last.seq, last.hash],
       });
+      appendReady.add(client);
       const ids = (rows[0] as { ids: string[] }).ids;
       batch.forEach((entry, i) =>
         settle(entry, { ok: { id: Number(ids[i]), hash: records[i]!.hash, chainId, seq: records[i]!.seq } }),
@@ -286,6 +305,9 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
     } finally {
       // A connection that failed mid-statement is not reused.
       client?.release(failed);
+      // One that failed before its append lets the next go (which then loses the compare-and-set and retries).
+      turn.markSent();
+      turn.markDone();
     }
   };
 
@@ -364,6 +386,26 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
 class NotDurableError extends Error {}
 
 /** Another statement moved the chain head first (compare-and-set lost, or the same place taken). */
+/** A batch's progress, which the batch chained after it waits on. */
+interface BatchTurn {
+  /** Resolves when its append statement has been sent (or it ended without one). */
+  sent: Promise<void>;
+  /** Resolves when it has settled. */
+  done: Promise<void>;
+  /** Its append went out on a connection that had not run the statement before. */
+  cold: boolean;
+  markSent: () => void;
+  markDone: () => void;
+}
+
+function newTurn(): BatchTurn {
+  let markSent = () => {};
+  let markDone = () => {};
+  const sent = new Promise<void>((resolve) => (markSent = resolve));
+  const done = new Promise<void>((resolve) => (markDone = resolve));
+  return { sent, done, cold: false, markSent, markDone };
+}
+
 function isConflict(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string };
   return e.code === '40001' || (e.code === '23505' && e.constraint === 'audit_log_chain_seq_idx');
