@@ -124,8 +124,19 @@ describe.skipIf(!engine.available)('the NDX stack in containers', () => {
     for (const wave of composeStartWaves(compose)) {
       // Two Orchestration Engines, as `docker compose up --scale orchestration-engine=2`.
       const replicas = wave.flatMap((name) => (name === 'orchestration-engine' ? [name, name] : [name]));
+      const start = (name: string) => startComposeService(compose, name, env, network!, 10 * 60_000);
       const results = await Promise.allSettled(
-        replicas.map((name) => startComposeService(compose, name, env, network!, 10 * 60_000)),
+        replicas.map((name) =>
+          start(name).catch((err: Error) => {
+            if (!compose.services[name]?.restart) throw err;
+            // As `docker compose up` would under the service's restart policy (unless-stopped): once more. Said on
+            // the console with the first container's log, so that a service that needed it is seen.
+            console.warn(
+              `containers test: ${name} started again, as its restart policy would: ${err.message}`,
+            );
+            return start(name);
+          }),
+        ),
       );
       for (const result of results) if (result.status === 'fulfilled') started.push(result.value);
       const failed = results.find((r) => r.status === 'rejected');

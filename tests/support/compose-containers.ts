@@ -30,6 +30,8 @@ interface ComposeService {
   ports?: string[];
   profiles?: string[];
   depends_on?: Record<string, unknown>;
+  /** Compose starts a stopped container again under unless-stopped, always or on-failure. */
+  restart?: string;
   healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number };
   networks?: { default?: { aliases?: string[] } };
 }
@@ -166,7 +168,24 @@ export async function startComposeService(
   }
   const published = (spec.ports ?? []).map((p) => Number(interpolate(p).split(':').pop()));
   if (published.length) container = container.withExposedPorts(...published);
-  const started = await container.start();
+  // The container's last lines, for the error when it never becomes healthy (testcontainers removes it then).
+  const tail: string[] = [];
+  container = container.withLogConsumer((stream) =>
+    stream.on('data', (chunk: Buffer) => {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+      }
+    }),
+  );
+  let started: StartedTestContainer;
+  try {
+    started = await container.start();
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}\n--- ${name}'s last log lines\n${tail.join('\n')}`, {
+      cause: err,
+    });
+  }
   return {
     name,
     container: started,
