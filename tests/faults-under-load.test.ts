@@ -296,17 +296,18 @@ describe('faults under load', () => {
         const inRound = writer.filter((w) => w.at >= r.downAt && w.at < until);
         const warned = inRound.filter((w) => w.kind === 'head moved').map((w) => w.at);
         const last = warned.length > 0 ? Math.round(Math.max(...warned) - r.firstGoodAt) : undefined;
-        const byError = new Map<string, number>();
+        // Per kind and error: how many, and when the first was (relative to the first good answer).
+        const byError = new Map<string, { n: number; firstMs: number }>();
         for (const w of inRound) {
-          const key = `${w.kind} (${Math.round(w.at - r.firstGoodAt)} ms after the first good answer or later): ${w.err}`;
-          const first = [...byError.keys()].find((k) => k.endsWith(`: ${w.err}`) && k.startsWith(w.kind));
-          byError.set(first ?? key, (byError.get(first ?? key) ?? 0) + 1);
+          const seen = byError.get(`${w.kind}: ${w.err}`);
+          if (seen) seen.n += 1;
+          else byError.set(`${w.kind}: ${w.err}`, { n: 1, firstMs: Math.round(w.at - r.firstGoodAt) });
         }
         report(
           [
             `postgres round ${r.round}: ${warned.length} "audit chain head moved" warnings` +
               (last === undefined ? '' : `, the last ${last} ms after the first good answer`),
-            ...[...byError].map(([what, n]) => `  ${n} x ${what}`),
+            ...[...byError].map(([what, { n, firstMs }]) => `  ${n} x ${what} (the first at ${firstMs} ms)`),
           ].join('\n'),
         );
       });

@@ -6,8 +6,8 @@ import { afterAll, beforeAll } from 'vitest';
 /**
  * The timing-sensitive stack tests (load, faults, the soak) run one at a time across the test run's workers, while
  * the packages' tests use the other worker (vitest.config.ts, tests/support/sequencer.ts): a lock folder in the temp
- * directory, taken before the file's stack starts and given back after it stops. A lock whose holder died is taken
- * over. Call at the top of the file, before its own beforeAll and afterAll.
+ * directory, taken before the file's stack starts and given back after it stops (so two test runs on one machine
+ * take turns too). A lock whose holder died is taken over. Call at the top of the file, before its own beforeAll and afterAll.
  */
 export function runsOneAtATime(lockName = 'ndx-timing-sensitive-tests', maxWaitMs = 30 * 60_000): void {
   const lock = join(tmpdir(), `${lockName}.lock`);

@@ -385,7 +385,6 @@ export function createAuditWriter(pool: Pool, logger: Logger, options: AuditWrit
 /** The database would not make a commit durable: nothing is written (fail closed). */
 class NotDurableError extends Error {}
 
-/** Another statement moved the chain head first (compare-and-set lost, or the same place taken). */
 /** A batch's progress, which the batch chained after it waits on. */
 interface BatchTurn {
   /** Resolves when its append statement has been sent (or it ended without one). */
@@ -406,6 +405,7 @@ function newTurn(): BatchTurn {
   return { sent, done, cold: false, markSent, markDone };
 }
 
+/** Another statement moved the chain head first (compare-and-set lost, or the same place taken). */
 function isConflict(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string };
   return e.code === '40001' || (e.code === '23505' && e.constraint === 'audit_log_chain_seq_idx');

@@ -17,6 +17,11 @@ import type { ServiceDefinition } from './services.ts';
 
 export type BundleKind = 'serve' | 'prepare';
 
+/** The processes a service runs: itself, and its prepare script when it has one. */
+export function bundleKindsOf(service: ServiceDefinition): BundleKind[] {
+  return service.wiring.prepareScript ? ['serve', 'prepare'] : ['serve'];
+}
+
 /** Bump when the build below changes, so that bundles from an older build are not reused. */
 const BUILD_VERSION = 1;
 /** Packages that find their own files beside their modules, or are optional: loaded from node_modules. */
@@ -28,13 +33,12 @@ interface InputStamp {
 }
 interface BundleManifest {
   buildVersion: number;
-  entry: string;
   inputs: Record<string, InputStamp>;
 }
 
 const serveModule = createRequire(import.meta.url).resolve('@ndx/service-kit/serve');
 
-export function bundleDir(repoRoot: string): string {
+function bundleDir(repoRoot: string): string {
   return join(repoRoot, 'node_modules', '.cache', 'ndx-bundles');
 }
 
@@ -59,7 +63,7 @@ function entrySource(repoRoot: string, service: ServiceDefinition, kind: BundleK
  * beside it, found from the bundle's place), and "main" only in a prepare script itself (a service's bundle starts
  * from an entry of its own).
  */
-export function importMetaOf(
+function importMetaOf(
   bundleFolder: string,
   sourceFile: string,
   mainFile: string | undefined,
@@ -81,13 +85,16 @@ async function build(repoRoot: string, service: ServiceDefinition, kind: BundleK
     kind === 'prepare' && service.wiring.prepareScript
       ? join(repoRoot, service.dir, service.wiring.prepareScript)
       : undefined;
+  const entryName = `${service.name}-${kind}-entry.ts`;
   const result = await esbuild.build({
     stdin: {
       contents: entrySource(repoRoot, service, kind),
       resolveDir: join(repoRoot, service.dir),
-      sourcefile: `${service.name}-${kind}-entry.ts`,
+      sourcefile: entryName,
       loader: 'ts',
     },
+    // Inputs in the metafile are named relative to this folder.
+    absWorkingDir: repoRoot,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -123,7 +130,7 @@ async function build(repoRoot: string, service: ServiceDefinition, kind: BundleK
   });
   const inputs: Record<string, InputStamp> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
-    if (input.startsWith('<stdin>') || input.includes('-entry.ts')) continue;
+    if (input === join(service.dir, entryName)) continue; // generated above, not a file
     const file = resolve(repoRoot, input);
     const { size, mtimeMs } = await stat(file);
     inputs[file] = { size, mtimeMs };
@@ -132,7 +139,7 @@ async function build(repoRoot: string, service: ServiceDefinition, kind: BundleK
   const manifestFile = join(repoRoot, service.dir, 'package.json');
   const { size, mtimeMs } = await stat(manifestFile);
   inputs[manifestFile] = { size, mtimeMs };
-  const manifest: BundleManifest = { buildVersion: BUILD_VERSION, entry: kind, inputs };
+  const manifest: BundleManifest = { buildVersion: BUILD_VERSION, inputs };
   // Written aside and renamed: two stacks starting at once never run a half-written bundle.
   await writeFile(`${outfile}.json.${process.pid}.tmp`, JSON.stringify(manifest));
   await rename(`${outfile}.${process.pid}.tmp`, outfile);
@@ -192,9 +199,8 @@ export async function prebuildBundles(
   why: (message: string) => void,
 ): Promise<void> {
   await Promise.all(
-    services.flatMap((service) => [
-      bundledScript(repoRoot, service, 'serve', why),
-      ...(service.wiring.prepareScript ? [bundledScript(repoRoot, service, 'prepare', why)] : []),
-    ]),
+    services.flatMap((service) =>
+      bundleKindsOf(service).map((kind) => bundledScript(repoRoot, service, kind, why)),
+    ),
   );
 }

@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_FILE_ENV } from '@ndx/service-kit';
 import { provisionDatabases, startEmbeddedPostgres, type RunningPostgres } from '@ndx/service-kit/postgres';
-import { bundledScript, type BundleKind } from './bundles.ts';
+import { bundledScript, bundleKindsOf, type BundleKind } from './bundles.ts';
 import { SecretStore } from './secrets.ts';
 import { createSupervisor, type SupervisionOptions, type Supervisor } from './supervisor.ts';
 import { seedAccounts } from './seed-accounts.ts';
@@ -37,7 +37,7 @@ export const NODE_ARGS: Partial<Record<ServiceName, string[]>> = Object.fromEntr
   services.map((s) => [s.name, ['--max-semi-space-size=4']]),
 );
 
-/** The one entry point every service runs with (in its own folder): service-kit's serve.ts. */
+/** The one entry point every service runs with (in its own folder) when it runs from source: service-kit's serve.ts. */
 const serveScript = createRequire(import.meta.url).resolve('@ndx/service-kit/serve');
 
 export interface StackOptions {
@@ -143,10 +143,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     if (!bundles.has(key)) bundles.set(key, bundledScript(options.repoRoot, service, kind, print));
     return bundles.get(key)!;
   };
-  for (const service of selected) {
-    void scriptOf(service, 'serve');
-    if (service.wiring.prepareScript) void scriptOf(service, 'prepare');
-  }
+  for (const service of selected) for (const kind of bundleKindsOf(service)) void scriptOf(service, kind);
 
   let postgres: RunningPostgres | undefined;
   let postgresOptions: Parameters<typeof startEmbeddedPostgres>[0] | undefined;

@@ -28,6 +28,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'svc', 'package.json'), JSON.stringify({ exports: { '.': './src/app.ts' } }));
   await writeFile(join(root, 'svc', 'data.txt'), 'found beside the source');
   await writeFile(join(root, 'svc', 'src', 'lib', 'helper.ts'), helperSource('first'));
+  // The fixture's script prints what it sees as one JSON line, which run() parses.
   await writeFile(
     join(root, 'svc', 'src', 'prepare.ts'),
     [
